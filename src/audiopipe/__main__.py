@@ -1,0 +1,4 @@
+from audiopipe.cli import main
+import sys
+
+sys.exit(main())
