@@ -9,7 +9,7 @@ from audiopipe.config import validate_params
 configfile: "params.yaml"
 
 
-validate_params(config, "workflow/schemas/params.schema.yaml")
+validate_params(config, f"{workflow.basedir}/workflow/schemas/params.schema.yaml")
 
 
 include: "workflow/rules/common.smk"

@@ -274,6 +274,22 @@ def set_scene_seed(scene: str) -> None:
     np.random.seed(int(hashlib.md5(scene.encode("utf-8")).hexdigest(), 16) % (10**8))
 
 
+def nalr_filter(audiogram, nalr: dict) -> np.ndarray:
+    """NAL-R FIR filter of one ear (pyclarity ``NALR(**nalr).build``), ``(nfir + 1,)`` taps.
+
+    Parameters
+    ----------
+    audiogram : clarity.utils.audiogram.Audiogram
+        Hearing thresholds (dB HL) at their frequencies (Hz).
+    nalr : dict
+        ``nfir`` (filter order) and ``sample_rate`` (Hz).
+    """
+    from clarity.enhancer.nalr import NALR
+
+    fir, _ = NALR(**nalr).build(audiogram)
+    return fir
+
+
 def amplify(signal: np.ndarray, listener, nalr: dict, compressor: dict, soft_clip: bool = True) -> np.ndarray:
     """Hearing-aid amplification per ear: NAL-R fitting, then the compressor, then ``tanh``.
 
@@ -296,8 +312,7 @@ def amplify(signal: np.ndarray, listener, nalr: dict, compressor: dict, soft_cli
     enhancer, comp = NALR(**nalr), Compressor(**compressor)
     out = []
     for x, audiogram in zip(signal, (listener.audiogram_left, listener.audiogram_right)):
-        fir, _ = enhancer.build(audiogram)
-        y = enhancer.apply(fir, x)
+        y = enhancer.apply(nalr_filter(audiogram, nalr), x)
         y, _, _ = comp.process(y)
         out.append(y)
     amplified = np.stack(out)
