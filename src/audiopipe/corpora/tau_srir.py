@@ -76,7 +76,10 @@ def tau_room_shape(path: Path, array_format: str) -> list[list[tuple[int, int, i
         with h5py.File(path, "r") as f:
             if "rirs" not in f or array_format not in f["rirs"]:
                 raise CorpusLayoutError(f"{path}: missing struct field rirs.{array_format}")
-            refs = f["rirs"][array_format][()]  # MATLAB (traj, height) stored transposed: (height, traj)
+            ds = f["rirs"][array_format]
+            if ds.dtype != h5py.ref_dtype:  # a 1x1 struct stores its field data directly
+                return [[tuple(reversed(ds.shape))]]
+            refs = ds[()]  # MATLAB (traj, height) stored transposed: (height, traj)
             return [[tuple(reversed(f[refs[h, t]].shape)) for h in range(refs.shape[0])]
                     for t in range(refs.shape[1])]
     rirs = _load_v5(str(path))
@@ -91,8 +94,8 @@ def read_tau_point(path: Path, array_format: str, traj: int, height: int, point:
     """Read one SRIR ``(channels, samples)`` of trajectory ``traj``, height ``height``, point ``point``."""
     if _is_hdf5(path):
         with h5py.File(path, "r") as f:
-            ref = f["rirs"][array_format][height, traj]
-            a = f[ref][point]  # stored (points, channels, samples)
+            ds = f["rirs"][array_format]
+            a = ds[point] if ds.dtype != h5py.ref_dtype else f[ds[height, traj]][point]  # stored (points, channels, samples)
             return np.asarray(a, dtype=np.float64)[channels]
     a = np.asarray(_load_v5(str(path))[traj, height][array_format])
     if a.ndim == 2:
