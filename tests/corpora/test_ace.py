@@ -19,7 +19,8 @@ ANNO = {("Chromebook", "Office_1", "1"): [(0.34, 6.1), (0.36, 5.9)],
 
 
 def _csv(path, anno, header=HEADER):
-    rows = [header] + [f"{a}, {r}, {c}, {i + 1}, {t}, {d}" for (a, r, c), v in anno.items() for i, (t, d) in enumerate(v)]
+    rows = [header] + [f"{a}, {r}, {c}, {i + 1}, {t}, {d}"
+                       for (a, r, c), v in anno.items() for i, (t, d) in enumerate(v)]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(rows) + "\n")
 

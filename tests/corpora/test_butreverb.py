@@ -20,8 +20,8 @@ SPK = "SpkID01_20190503_S"
 
 def _mic_meta(mid, type_id, pos, t60, src=(1.0, 2.0, 1.5)):
     lines = [f"$EnvMicID\t{mid}", f"$EnvMic{mid}TypeID\t{type_id}", f"$EnvMic{mid}RelRT60\t{t60}"]
-    lines += [f"$EnvMic{mid}{k}\t{v}" for k, v in zip(("Depth", "Width", "Height"), pos)]
-    lines += [f"$EnvSpk1{k}\t{v}" for k, v in zip(("Depth", "Width", "Height"), src)]
+    lines += [f"$EnvMic{mid}{k}\t{v}" for k, v in zip(("Depth", "Width", "Height"), pos, strict=True)]
+    lines += [f"$EnvSpk1{k}\t{v}" for k, v in zip(("Depth", "Width", "Height"), src, strict=True)]
     return "# BUT ReverbDB mic metadata\n" + "\n".join(lines) + "\n"
 
 

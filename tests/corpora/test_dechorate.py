@@ -32,8 +32,8 @@ def test_real_mat_and_csvs(fixtures_dir, tmp_path):
     assert rec["source_position"] == pytest.approx([1.991, 4.498, 1.424])
     # recordings annotation: room 011111, directional source 1, chirp
     ann = pd.read_csv(fixtures_dir / "rir/dechorate" / CSVS[1])
-    row = ann[(ann.signal == "chirp") & (ann.sources == "directional") & (ann.id == 1)
-              & (ann[["floor", "ceiling", "west", "south", "east", "north"]].astype(str).agg("".join, axis=1) == "011111")]
+    code = ann[["floor", "ceiling", "west", "south", "east", "north"]].astype(str).agg("".join, axis=1)
+    row = ann[(ann.signal == "chirp") & (ann.sources == "directional") & (ann.id == 1) & (code == "011111")]
     assert rec["temperature"] == float(row.temperature.iloc[0])
     assert rec["artifacts"] == int(row.artifacts.iloc[0])
 

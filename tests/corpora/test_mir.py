@@ -43,7 +43,8 @@ def test_layout_geometry_and_load(fixtures_dir, tmp_path):
     assert (r1["room"], r2["room"]) == ("R1", "R2")
     assert (r1["T60"], r1["num_channels"], r1["sampling_rate"]) == (0.16, 8, 48000)
     mics = np.array(r1["mic_positions"])
-    np.testing.assert_allclose(np.linalg.norm(np.diff(mics, axis=0), axis=1), [0.03, 0.03, 0.03, 0.08, 0.03, 0.03, 0.03])
+    spacing = np.linalg.norm(np.diff(mics, axis=0), axis=1)
+    np.testing.assert_allclose(spacing, [0.03, 0.03, 0.03, 0.08, 0.03, 0.03, 0.03])
     np.testing.assert_allclose(mics.mean(axis=0), 0, atol=1e-12)
     # angle 000 is broadside: mirror-image microphones are equidistant from the source
     dist = np.linalg.norm(mics - np.array(r1["source_position"]), axis=1)

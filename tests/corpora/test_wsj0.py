@@ -28,7 +28,7 @@ def test_layout_and_fields(fixtures_dir, tmp_path):
     man = prepare_wsj0(tmp_path / "wsj0", tmp_path / "out")
     recs = {r["id"]: r for r in read_jsonl(man)}
     assert len(recs) == 4
-    for split, group, spk, (name, x, fs) in plan:
+    for split, group, spk, (name, x, _) in plan:
         r = recs[name]
         assert r["split"] == {"tr": "train", "dt": "val", "et": "test"}[split]
         assert (r["group"], r["speaker"], r["kind"], r["corpus"]) == (group, spk, "speech", "wsj0")

@@ -153,18 +153,18 @@ def base_record(
     return rec
 
 
-def manifest_path(output_dir: str | os.PathLike, corpus: str) -> Path:
+def manifest_path(output_dir: Path, corpus: str) -> Path:
     """Path of a corpus manifest: ``<output_dir>/<corpus>_recordings.jsonl.gz``."""
     return Path(output_dir) / f"{corpus}_recordings.jsonl.gz"
 
 
-def write_manifest(records: list[dict], output_dir: str | os.PathLike, corpus: str) -> Path:
+def write_manifest(records: list[dict], output_dir: Path, corpus: str) -> Path:
     """Write records sorted by ``id`` atomically; raise on duplicate ids; return the path."""
     if not records:
         raise CorpusLayoutError(f"{corpus}: no recordings found, manifest would be empty")
     records = sorted(records, key=lambda r: r["id"])
     ids = [r["id"] for r in records]
-    dup = sorted({i for i, j in zip(ids, ids[1:]) if i == j})
+    dup = sorted({i for i, j in zip(ids, ids[1:], strict=False) if i == j})
     if dup:
         raise CorpusLayoutError(f"{corpus}: duplicate recording id(s) {dup[:5]}")
     out = manifest_path(output_dir, corpus)

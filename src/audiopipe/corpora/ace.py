@@ -19,7 +19,6 @@ given for EM32: SAR-SSL's EM32 table has a repeated capsule position (rows 6 and
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -87,8 +86,8 @@ def read_ace_annotations(path: Path) -> dict[tuple[str, str, str], dict[int, tup
 
 
 def prepare_ace(
-    root: str | os.PathLike,
-    output_dir: str | os.PathLike,
+    root: Path,
+    output_dir: Path,
     arrays: tuple[str, ...] | None = None,
 ) -> Path:
     """Write the ACE manifest ``<output_dir>/ace_recordings.jsonl.gz``.

@@ -24,7 +24,6 @@ The ``silence`` noise recordings are not indexed.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -58,7 +57,7 @@ def _num(meta: dict, key: str, path: Path) -> float:
         raise CorpusLayoutError(f"{path}: ${key} = {meta[key]!r} is not a number") from e
 
 
-def prepare_butreverb(root: str | os.PathLike, output_dir: str | os.PathLike) -> Path:
+def prepare_butreverb(root: Path, output_dir: Path) -> Path:
     """Write the BUT ReverbDB manifest ``<output_dir>/butreverb_recordings.jsonl.gz``.
 
     Parameters

@@ -32,7 +32,6 @@ recording.
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -238,7 +237,7 @@ def _mat_records(path: Path, mics_ref, arrays, srcs: dict, annos: dict) -> list[
     return out
 
 
-def prepare_dechorate(root: str | os.PathLike, output_dir: str | os.PathLike) -> Path:
+def prepare_dechorate(root: Path, output_dir: Path) -> Path:
     """Write the dEchorate manifest ``<output_dir>/dechorate_recordings.jsonl.gz``.
 
     Parameters

@@ -22,7 +22,6 @@ position file, first position (m) and whether it is static (all positions within
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -78,8 +77,8 @@ def read_array_positions(path: Path, num_mics: int) -> tuple[np.ndarray, np.ndar
 
 
 def prepare_locata(
-    root: str | os.PathLike,
-    output_dir: str | os.PathLike,
+    root: Path,
+    output_dir: Path,
     splits: tuple[str, ...] = ("dev", "eval"),
 ) -> Path:
     """Write the LOCATA manifest ``<output_dir>/locata_recordings.jsonl.gz``.
@@ -125,7 +124,9 @@ def prepare_locata(
                 for adir in sorted(p for p in rdir.iterdir() if p.is_dir()):
                     array = adir.name
                     if array not in NUM_MICS:
-                        raise CorpusLayoutError(f"{adir}: unknown LOCATA array {array!r}; expected one of {sorted(NUM_MICS)}")
+                        raise CorpusLayoutError(
+                            f"{adir}: unknown LOCATA array {array!r}; expected one of {sorted(NUM_MICS)}"
+                        )
                     wav = adir / f"audio_array_{array}.wav"
                     require_file(wav, "LOCATA array recording")
                     info = wav_info(wav, num_channels=NUM_MICS[array])

@@ -19,7 +19,6 @@ MeshRIR documentation (SAR-SSL uses the same 0.19 s and room size). One manifest
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 
@@ -106,8 +105,8 @@ def _session_records(sdir: Path) -> list[dict]:
 
 
 def prepare_meshrir(
-    root: str | os.PathLike,
-    output_dir: str | os.PathLike,
+    root: Path,
+    output_dir: Path,
     sessions: tuple[str, ...] = ("S32-M441_npy",),
 ) -> Path:
     """Write the MeshRIR manifest ``<output_dir>/meshrir_recordings.jsonl.gz``.

@@ -21,7 +21,6 @@ two array halves placed at 90° and 270°.
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -53,7 +52,7 @@ def mird_geometry(spacing_cm: list[float], distance_m: float, angle_deg: float) 
     return mics, src
 
 
-def prepare_mir(root: str | os.PathLike, output_dir: str | os.PathLike) -> Path:
+def prepare_mir(root: Path, output_dir: Path) -> Path:
     """Write the MIRD manifest ``<output_dir>/mir_recordings.jsonl.gz``.
 
     Parameters

@@ -24,13 +24,11 @@ unit vector, acoustically estimated) — stored as ``source_doa`` — and ``sour
 from __future__ import annotations
 
 import functools
-import os
 import re
 from pathlib import Path
 
 import h5py
 import numpy as np
-import scipy.io
 
 from audiopipe.corpora._base import (
     CorpusLayoutError,
@@ -95,7 +93,8 @@ def read_tau_point(path: Path, array_format: str, traj: int, height: int, point:
     if _is_hdf5(path):
         with h5py.File(path, "r") as f:
             ds = f["rirs"][array_format]
-            a = ds[point] if ds.dtype != h5py.ref_dtype else f[ds[height, traj]][point]  # stored (points, channels, samples)
+            # stored (points, channels, samples)
+            a = ds[point] if ds.dtype != h5py.ref_dtype else f[ds[height, traj]][point]
             return np.asarray(a, dtype=np.float64)[channels]
     a = np.asarray(_load_v5(str(path))[traj, height][array_format])
     if a.ndim == 2:
@@ -143,8 +142,8 @@ def read_measinfo(path: Path) -> dict[str, list[float]]:
 
 
 def prepare_tau_srir(
-    root: str | os.PathLike,
-    output_dir: str | os.PathLike,
+    root: Path,
+    output_dir: Path,
     array_format: str = "mic",
 ) -> Path:
     """Write the TAU-SRIR/TAU-SNoise manifest ``<output_dir>/tau_srir_recordings.jsonl.gz``.

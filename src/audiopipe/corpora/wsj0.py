@@ -17,7 +17,6 @@ SPHERE itself.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from audiopipe.corpora._base import (
@@ -33,8 +32,8 @@ SPHERE_SUFFIXES = (".wv1", ".wv2", ".sph")
 
 
 def prepare_wsj0(
-    root: str | os.PathLike,
-    output_dir: str | os.PathLike,
+    root: Path,
+    output_dir: Path,
     sampling_rate: int = 16000,
     splits: tuple[str, ...] = ("tr", "dt", "et"),
 ) -> Path:
