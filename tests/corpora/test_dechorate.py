@@ -39,6 +39,7 @@ def test_real_mat_and_csvs(fixtures_dir, tmp_path):
 
     m = load_rir(rec)
     assert m.rir.shape == (12, 19556) and m.sampling_rate == 48000
+    np.testing.assert_array_equal(load_rir(rec, channels=[3]).direct_path_times, m.direct_path_times[[3]])
     # the annotated direct-path times agree with the RIR peaks and with the geometry
     peaks = np.argmax(np.abs(m.rir), axis=1) / m.sampling_rate
     assert np.all(np.abs(peaks - np.array(rec["direct_path_times"])) < 0.25e-3)

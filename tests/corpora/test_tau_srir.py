@@ -99,6 +99,7 @@ def test_layout_doas_and_load(fixtures_dir, tmp_path):
         m = load_rir(r, channels=[3, 0])
         np.testing.assert_array_equal(m.rir, srirs[(1, 0)][:, [3, 0], 2].T)
         np.testing.assert_allclose(m.mic_positions, tetra_mic_positions()[[3, 0]])
+        np.testing.assert_allclose(m.source_doa, r["source_doa"])
     # the tetrahedron: 4 capsules on a 4.2 cm sphere, all pairwise distances equal
     d = np.linalg.norm(tetra_mic_positions()[:, None] - tetra_mic_positions()[None], axis=-1)
     np.testing.assert_allclose(d[np.triu_indices(4, 1)], d[0, 1], rtol=0.02)
@@ -128,3 +129,26 @@ def test_malformed(fixtures_dir, tmp_path, fault):
             msg = r"TAU-SRIR_DB/rirdata\.mat: missing file"
     with pytest.raises(CorpusLayoutError, match=msg):
         prepare_tau_srir(root, tmp_path / "out")
+
+
+def test_v73_scalar_struct(fixtures_dir, tmp_path):
+    """A room with one trajectory and one height: MATLAB v7.3 stores a 1x1 struct's fields as
+    plain datasets (no object references)."""
+    import h5py
+
+    db = tmp_path / "tau/TAU-SRIR_DB"
+    db.mkdir(parents=True)
+    a = _srirs(fixtures_dir)[(0, 0)]  # (samples, 4, points), real measured RIRs
+    rr = np.empty((1, 1), dtype=[("doa_xyz", "O")])
+    rr[0, 0]["doa_xyz"] = _doas(5)
+    room = np.empty((1, 1), dtype=[("name", "O"), ("rirs", "O")])
+    room[0, 0]["name"], room[0, 0]["rirs"] = "tc352", rr
+    scipy.io.savemat(str(db / "rirdata.mat"), {"rirdata": {"fs": 24000.0, "room": room}})
+    with h5py.File(db / "rirs_09_tc352.mat", "w", userblock_size=512) as f:
+        g = f.create_group("rirs")
+        for field in ("mic", "foa"):
+            g.create_dataset(field, data=np.ascontiguousarray(a.T))
+    recs = read_jsonl(prepare_tau_srir(tmp_path / "tau", tmp_path / "out"))
+    assert [r["id"] for r in recs] == [f"tau_srir_tc352_t1_h1_p000{p}" for p in (1, 2, 3)]
+    assert recs[0]["room_size"] is None
+    np.testing.assert_array_equal(load_rir(recs[1]).rir, a[:, :, 1].T)

@@ -19,6 +19,9 @@ annotations used by signal generation:
 ``room``, ``array``, ``room_size`` (m, or ``None``), ``T60`` (s, annotated by the corpus, or
 ``None``), ``DRR`` (dB per channel, annotated, or ``None``).
 
+Paths in the records are the corpus root joined with the relative file path, as given: prepare
+from an absolute root (or from the directory the pipeline runs in) to get loadable paths.
+
 The annotated T60/DRR are the corpus' own values; the labels audiopipe measures itself come from
 :mod:`audiopipe.acoustics.params`.
 """
@@ -212,6 +215,11 @@ class MeasuredRIR:
         Provenance (the manifest record's fields).
     channels : list of int
         Indices of the loaded channels in the record's full channel list.
+    source_doa : numpy.ndarray or None
+        ``(3,)`` unit vector from the array centre to the source when the corpus gives a
+        direction but no position (TAU-SRIR), else ``None``.
+    direct_path_times : numpy.ndarray or None
+        ``(channels,)`` annotated direct-path arrival times in s (dEchorate .mat), else ``None``.
     """
 
     rir: np.ndarray
@@ -226,6 +234,8 @@ class MeasuredRIR:
     room: str | None
     array: str | None
     channels: list[int] = field(default_factory=list)
+    source_doa: np.ndarray | None = None
+    direct_path_times: np.ndarray | None = None
 
 
 def _opt_array(v: Any) -> np.ndarray | None:
@@ -276,6 +286,7 @@ def load_rir(record: dict, channels: Sequence[int] | None = None) -> MeasuredRIR
         )
     mics = _opt_array(record.get("mic_positions"))
     drr = _opt_array(record.get("DRR"))
+    tdir = _opt_array(record.get("direct_path_times"))
     return MeasuredRIR(
         rir=rir,
         sampling_rate=int(record["sampling_rate"]),
@@ -289,6 +300,8 @@ def load_rir(record: dict, channels: Sequence[int] | None = None) -> MeasuredRIR
         room=record.get("room"),
         array=record.get("array"),
         channels=chans,
+        source_doa=_opt_array(record.get("source_doa")),
+        direct_path_times=None if tdir is None else tdir[chans],
     )
 
 
