@@ -66,14 +66,17 @@ def _tree(fixtures_dir, root, npts_doa=NPTS):
     db = root / "TAU-SRIR_DB"
     db.mkdir(parents=True)
     room = np.empty((len(ROOMS), 1), dtype=[("name", "O"), ("rirs", "O")])
-    meas = np.empty((len(ROOMS), 1), dtype=[("name", "O"), ("dimensions", "O")])
+    meas = np.empty((len(ROOMS), 1), dtype=[("name", "O"), ("dimensions", "O"), ("micPosition", "O")])
     for i, name in enumerate(ROOMS):
         rr = np.empty((NTRAJ, NHEI), dtype=[("doa_xyz", "O")])
         for t in range(NTRAJ):
             rr[t, 0]["doa_xyz"] = _doas(10 * i + t)[:npts_doa]
         room[i, 0]["name"], room[i, 0]["rirs"] = name, rr
         meas[i, 0]["name"], meas[i, 0]["dimensions"] = name, np.array([[9.0 + i, 7.0, 3.0]])
-    scipy.io.savemat(str(db / "rirdata.mat"), {"rirdata": {"fs": 24000.0, "room": room}})
+        meas[i, 0]["micPosition"] = np.array([[4.0, 3.0 + i, 1.5]])
+    rirdata = {"fs": 24000.0, "room": room, "tetra_mic_radius_m": 0.042,
+               "tetra_mic_azel_deg": np.array([[45, 35], [-45, -35], [135, -35], [-135, 35]], dtype=float)}
+    scipy.io.savemat(str(db / "rirdata.mat"), {"rirdata": rirdata})
     scipy.io.savemat(str(db / "measinfo.mat"), {"measinfo": meas})
     srirs = _srirs(fixtures_dir)
     _write_v73(db / "rirs_01_bomb_shelter.mat", srirs)
@@ -96,6 +99,7 @@ def test_layout_doas_and_load(fixtures_dir, tmp_path):
         assert (r["num_channels"], r["num_samples"], r["sampling_rate"]) == (4, 2400, 24000)
         np.testing.assert_allclose(r["source_doa"], _doas(10 * list(ROOMS).index(room) + 1)[2])
         assert r["room_size"] == [9.0 + list(ROOMS).index(room), 7.0, 3.0]
+        assert r["array_position"] == [4.0, 3.0 + list(ROOMS).index(room), 1.5]
         m = load_rir(r, channels=[3, 0])
         np.testing.assert_array_equal(m.rir, srirs[(1, 0)][:, [3, 0], 2].T)
         np.testing.assert_allclose(m.mic_positions, tetra_mic_positions()[[3, 0]])

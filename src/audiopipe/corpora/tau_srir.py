@@ -14,9 +14,13 @@ them with h5py (following the MATLAB object references of the struct fields, onl
 requested trajectory is read), and also accepts v5 files (scipy). ``rirdata.mat`` is read with
 scipy as in SAR-SSL. RIRs are 24 kHz.
 
-Geometry: the ``mic`` format is the tetrahedral Eigenmike sub-array of the README, capsules at
-(azimuth, elevation) = (45°, 35°), (−45°, −35°), (135°, −35°), (−135°, 35°), radius 4.2 cm,
-origin at the array centre. The source is given by the README's reference DOA ``doa_xyz`` (a
+Geometry: the ``mic`` format is the tetrahedral Eigenmike sub-array, capsule directions from
+``rirdata.tetra_mic_azel_deg`` and radius from ``rirdata.tetra_mic_radius_m`` (the fields SAR-SSL
+reads), or the README's values when absent: (azimuth, elevation) = (45°, 35°), (−45°, −35°),
+(135°, −35°), (−135°, 35°), radius 4.2 cm; ``mic_positions`` are relative to the array centre
+and ``measinfo(i).micPosition`` (m), when given, is stored as ``array_position``. SAR-SSL feeds
+the ``_deg`` angles to a conversion that expects radians and a polar angle; audiopipe converts
+degrees and elevation as the README defines them. The source is given by the README's reference DOA ``doa_xyz`` (a
 unit vector, acoustically estimated) — stored as ``source_doa`` — and ``source_position`` is
 ``None`` (the distance is per trajectory group in ``measinfo``, not per RIR).
 """
@@ -46,10 +50,11 @@ _ROOM_FILE = re.compile(r"^rirs_(\d{2})_(\w+)\.mat$")
 NOISE_NAME = {"mic": "tetra", "foa": "foa"}
 
 
-def tetra_mic_positions() -> np.ndarray:
-    """``(4, 3)`` tetrahedral capsule positions in m (x front, y left, z up)."""
-    az, el = np.deg2rad(np.array(TETRA_AZEL_DEG)).T
-    return TETRA_RADIUS_M * np.stack([np.cos(el) * np.cos(az), np.cos(el) * np.sin(az), np.sin(el)], axis=1)
+def tetra_mic_positions(azel_deg=TETRA_AZEL_DEG, radius_m: float = TETRA_RADIUS_M) -> np.ndarray:
+    """``(4, 3)`` tetrahedral capsule positions in m (x front, y left, z up) from
+    (azimuth, elevation) in degrees and the radius in m."""
+    az, el = np.deg2rad(np.asarray(azel_deg, dtype=float)).T
+    return radius_m * np.stack([np.cos(el) * np.cos(az), np.cos(el) * np.sin(az), np.sin(el)], axis=1)
 
 
 def _is_hdf5(path: Path) -> bool:
@@ -109,11 +114,18 @@ def _struct_field(s, name: str, path: Path, where: str):
     return s[name]
 
 
-def read_rirdata(path: Path) -> tuple[int, dict[str, list[list[np.ndarray]]]]:
-    """Read ``rirdata.mat``: the sampling rate (Hz) and ``room name -> [traj][height] doa_xyz``."""
+def read_rirdata(path: Path) -> tuple[int, dict[str, list[list[np.ndarray]]], np.ndarray]:
+    """Read ``rirdata.mat``: the sampling rate (Hz), ``room name -> [traj][height] doa_xyz``
+    and the tetrahedral capsule positions ``(4, 3)`` in m."""
     m = loadmat(path, ["rirdata"])
     rd = m["rirdata"][0, 0]
     fs = int(np.asarray(_struct_field(rd, "fs", path, "rirdata")).squeeze())
+    names = rd.dtype.names or ()
+    azel = np.asarray(rd["tetra_mic_azel_deg"], dtype=float) if "tetra_mic_azel_deg" in names else TETRA_AZEL_DEG
+    radius = float(np.asarray(rd["tetra_mic_radius_m"]).squeeze()) if "tetra_mic_radius_m" in names else TETRA_RADIUS_M
+    if np.shape(azel) != (4, 2):
+        raise CorpusLayoutError(f"{path}: rirdata.tetra_mic_azel_deg has shape {np.shape(azel)}, expected (4, 2)")
+    mics = tetra_mic_positions(azel, radius)
     rooms = np.asarray(_struct_field(rd, "room", path, "rirdata")).ravel()
     out = {}
     for i, room in enumerate(rooms):
@@ -126,18 +138,23 @@ def read_rirdata(path: Path) -> tuple[int, dict[str, list[list[np.ndarray]]]]:
              for h in range(rirs.shape[1])]
             for t in range(rirs.shape[0])
         ]
-    return fs, out
+    return fs, out, mics
 
 
-def read_measinfo(path: Path) -> dict[str, list[float]]:
-    """``room name -> dimensions (m)`` from ``measinfo.mat`` where given as three numbers."""
+def read_measinfo(path: Path) -> dict[str, dict[str, list[float]]]:
+    """``room name -> {"room_size": m, "array_position": m}`` from ``measinfo.mat``, each where
+    given as three numbers (``dimensions``, ``micPosition``)."""
     m = loadmat(path, ["measinfo"])
     out = {}
     for i, s in enumerate(np.asarray(m["measinfo"]).ravel()):
         name = str(np.asarray(_struct_field(s, "name", path, f"measinfo({i + 1})")).squeeze())
-        dims = np.asarray(_struct_field(s, "dimensions", path, f"measinfo({i + 1})"), dtype=float).ravel()
-        if dims.size == 3:
-            out[name] = dims.tolist()
+        info = {}
+        for field, key in (("dimensions", "room_size"), ("micPosition", "array_position")):
+            if field in (s.dtype.names or ()):
+                v = np.asarray(s[field], dtype=float).ravel()
+                if v.size == 3:
+                    info[key] = v.tolist()
+        out[name] = info
     return out
 
 
@@ -163,7 +180,8 @@ def prepare_tau_srir(
     Path
         The manifest: one ``kind="rir"`` record per (room, trajectory, height, point)
         (``format="tau_srir_mat"``, 4 channels) with ``source_doa`` (unit vector),
-        ``mic_positions`` (m, ``mic`` format), ``room_size`` (m, from measinfo when given);
+        ``mic_positions`` (m, ``mic`` format, relative to the array centre), ``room_size`` and
+        ``array_position`` (m, from measinfo when given);
         one ``kind="noise"`` record per room ambience file.
 
     Raises
@@ -178,9 +196,9 @@ def prepare_tau_srir(
         raise CorpusLayoutError(f"array_format {array_format!r}: use 'mic' or 'foa'")
     root = Path(root)
     sdir = require_dir(root / "TAU-SRIR_DB", "TAU-SRIR DB")
-    fs, doas = read_rirdata(require_file(sdir / "rirdata.mat", "TAU-SRIR rirdata"))
-    sizes = read_measinfo(sdir / "measinfo.mat") if (sdir / "measinfo.mat").is_file() else {}
-    mics = tetra_mic_positions() if array_format == "mic" else None
+    fs, doas, tetra = read_rirdata(require_file(sdir / "rirdata.mat", "TAU-SRIR rirdata"))
+    meas = read_measinfo(sdir / "measinfo.mat") if (sdir / "measinfo.mat").is_file() else {}
+    mics = tetra if array_format == "mic" else None
     records = []
     room_files = sorted(sdir.glob("rirs_*"))
     if not room_files:
@@ -227,7 +245,8 @@ def prepare_tau_srir(
                             mic_positions=mics,
                             source_position=None,
                             source_doa=doa[p],
-                            room_size=sizes.get(room),
+                            room_size=meas.get(room, {}).get("room_size"),
+                            array_position=meas.get(room, {}).get("array_position"),
                             T60=None,
                             DRR=None,
                         )
