@@ -18,10 +18,10 @@ N1 = "Impulse_response_Acoustic_Lab_Bar-Ilan_University_(Reverberation_0.160s)_3
 N2 = "Impulse_response_Acoustic_Lab_Bar-Ilan_University_(Reverberation_0.360s)_8-8-8-8-8-8-8_2m_045.mat"
 
 
-def _save(path, h, fs=48000, t60=None):
+def _save(path, h, fs=48000, t60=None, meta=None):
     d = {"impulse_response": h, "simpar": {"fs": float(fs)}}
     if t60 is not None:
-        d["metapar"] = {"reverberation": t60}
+        d["metapar"] = {"reverberation": t60, **(meta or {})}
     scipy.io.savemat(str(path), d)
 
 
@@ -30,8 +30,8 @@ def _tree(fixtures_dir, root):
     f = root / FOLDER
     f.mkdir(parents=True)
     h = d["rir"][:8, :14400].T  # (samples, 8), 0.3 s
-    _save(f / N1, h, t60=0.16)
-    _save(f / N2, 0.5 * h, t60=0.36)
+    _save(f / N1, h, t60=0.16, meta={"mic_spacing": [3.0, 3, 3, 8, 3, 3, 3], "distance": 1.0, "azimuth": 0.0})
+    _save(f / N2, 0.5 * h, t60=0.36, meta={"azimuth": 45.0 - 360.0})
     return h
 
 
@@ -54,7 +54,7 @@ def test_layout_geometry_and_load(fixtures_dir, tmp_path):
     np.testing.assert_array_equal(m.rir, 0.5 * h[:, [0, 7]].T)
 
 
-@pytest.mark.parametrize("fault", ["name", "ext", "channels", "simpar", "t60"])
+@pytest.mark.parametrize("fault", ["name", "ext", "channels", "simpar", "t60", "spacing"])
 def test_malformed(fixtures_dir, tmp_path, fault):
     root = tmp_path / "mir"
     h = _tree(fixtures_dir, root)
@@ -71,8 +71,11 @@ def test_malformed(fixtures_dir, tmp_path, fault):
     elif fault == "simpar":
         scipy.io.savemat(str(f / N1), {"impulse_response": h})
         msg = r"0\.160s.*\.mat: missing MATLAB variable\(s\) \['simpar'\]"
-    else:
+    elif fault == "t60":
         _save(f / N1, h, t60=0.61)
-        msg = r"0\.160s.*\.mat: metapar\.reverberation = 0\.61 s but the file name says 0\.16 s"
+        msg = r"0\.160s.*\.mat: metapar\.reverberation = \[0\.61\] s but the file name says \[0\.16\] s"
+    else:
+        _save(f / N1, h, t60=0.16, meta={"mic_spacing": [4.0, 4, 4, 8, 4, 4, 4]})
+        msg = r"0\.160s.*\.mat: metapar\.mic_spacing = \[4\.0, .*\] cm but the file name says \[3\.0"
     with pytest.raises(CorpusLayoutError, match=msg):
         prepare_mir(root, tmp_path / "out")

@@ -52,6 +52,30 @@ def mird_geometry(spacing_cm: list[float], distance_m: float, angle_deg: float) 
     return mics, src
 
 
+def _check_metapar(f: Path, meta: np.ndarray, t60: float, spacing_cm: list[float], dist: float,
+                   angle: float) -> None:
+    """Cross-check the ``metapar`` fields SAR-SSL reads against the file name."""
+    names = meta.dtype.names or ()
+
+    def value(k):
+        return np.asarray(meta[k][0, 0], dtype=float).ravel()
+
+    checks = []
+    if "reverberation" in names:
+        checks.append(("reverberation", value("reverberation")[:1], [t60], "s"))
+    if "mic_spacing" in names:
+        checks.append(("mic_spacing", value("mic_spacing"), spacing_cm, "cm"))
+    if "distance" in names:
+        checks.append(("distance", value("distance")[:1], [dist], "m"))
+    for k, got, want, unit in checks:
+        if len(got) != len(want) or not np.allclose(got, want, atol=1e-3):
+            raise CorpusLayoutError(f"{f}: metapar.{k} = {got.tolist()} {unit} but the file name says {want} {unit}")
+    if "azimuth" in names:
+        az = value("azimuth")[:1]
+        if az.size != 1 or abs((az[0] - angle + 180) % 360 - 180) > 1e-3:
+            raise CorpusLayoutError(f"{f}: metapar.azimuth = {az.tolist()} deg but the file name says {angle} deg")
+
+
 def prepare_mir(root: Path, output_dir: Path) -> Path:
     """Write the MIRD manifest ``<output_dir>/mir_recordings.jsonl.gz``.
 
@@ -75,7 +99,8 @@ def prepare_mir(root: Path, output_dir: Path) -> Path:
     CorpusLayoutError
         Missing folder, a .mat whose name does not follow the MIRD pattern, a non-.mat file,
         missing ``impulse_response``/``simpar``, a channel count other than the number of
-        spacings + 1, or ``metapar.reverberation`` disagreeing with the file name.
+        spacings + 1, or ``metapar`` (``reverberation``, ``mic_spacing``, ``distance``,
+        ``azimuth`` modulo 360°) disagreeing with the file name.
     """
     root = Path(root)
     d = root if root.name == FOLDER else root / FOLDER
@@ -102,12 +127,8 @@ def prepare_mir(root: Path, output_dir: Path) -> Path:
         except (ValueError, IndexError, KeyError) as e:
             raise CorpusLayoutError(f"{f}: simpar has no field 'fs' ({e!r})") from e
         t60 = float(t60_name)
-        if "metapar" in mat and "reverberation" in (mat["metapar"].dtype.names or ()):
-            t60_meta = float(np.asarray(mat["metapar"]["reverberation"][0, 0]).squeeze())
-            if abs(t60_meta - t60) > 1e-3:
-                raise CorpusLayoutError(
-                    f"{f}: metapar.reverberation = {t60_meta} s but the file name says {t60} s"
-                )
+        if "metapar" in mat:
+            _check_metapar(f, mat["metapar"], t60, spacing_cm, float(dist), float(angle))
         mics, src = mird_geometry(spacing_cm, float(dist), float(angle))
         t60_rooms.setdefault(t60_name, "")
         records.append(
