@@ -54,7 +54,7 @@ def test_layout_annotations_and_load(fixtures_dir, tmp_path):
     np.testing.assert_allclose(np.linalg.norm(m.mic_positions[1] - m.mic_positions[0]), 0.18)
 
 
-@pytest.mark.parametrize("fault", ["nocsv", "column", "channels", "anno", "tworirs", "array"])
+@pytest.mark.parametrize("fault", ["nocsv", "column", "channels", "anno", "tworirs", "array", "ext"])
 def test_malformed(fixtures_dir, tmp_path, fault):
     root = tmp_path / "ace"
     chrome, lin = _tree(fixtures_dir, root)
@@ -73,6 +73,9 @@ def test_malformed(fixtures_dir, tmp_path, fault):
     elif fault == "tworirs":
         write_wav(root / "RIRN/Lin8Ch/Office_1/1/Lin8Ch_Office_1_1_RIR_copy.wav", lin, 48000)
         msg = r"Lin8Ch/Office_1/1: expected exactly one \*RIR\*\.wav, found 2"
+    elif fault == "ext":
+        (root / "RIRN/Lin8Ch/Office_1/1/Lin8Ch_Office_1_1_RIR.mat").write_bytes(b"MATLAB")
+        msg = r"Lin8Ch_Office_1_1_RIR\.mat: unexpected file in ACE tree \(expected \.wav\)"
     else:
         write_wav(root / "RIRN/Tablet/Office_1/1/Tablet_RIR.wav", lin[:2], 48000)
         msg = r"RIRN/Tablet: unknown ACE array 'Tablet'"

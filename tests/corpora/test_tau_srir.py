@@ -109,7 +109,7 @@ def test_layout_doas_and_load(fixtures_dir, tmp_path):
     np.testing.assert_allclose(d[np.triu_indices(4, 1)], d[0, 1], rtol=0.02)
 
 
-@pytest.mark.parametrize("fault", ["room", "points", "name", "noise", "norirdata"])
+@pytest.mark.parametrize("fault", ["room", "points", "name", "noise", "norirdata", "channels"])
 def test_malformed(fixtures_dir, tmp_path, fault):
     root = tmp_path / "tau"
     db = root / "TAU-SRIR_DB"
@@ -124,6 +124,9 @@ def test_malformed(fixtures_dir, tmp_path, fault):
         elif fault == "name":
             _write_v5(db / "rirs_pb132.mat", srirs)
             msg = r"rirs_pb132\.mat: room file name must be rirs_<NN>_<room>\.mat"
+        elif fault == "channels":
+            _write_v5(db / "rirs_03_pb132.mat", {k: v[:, :3] for k, v in srirs.items()})
+            msg = r"rirs_03_pb132\.mat: rirs\(1,1\)\.mic has 3 channels, expected 4"
         elif fault == "noise":
             p = root / "TAU-SNoise_DB/01_bomb_shelter/ambience_tetra_24k_edited.wav"
             write_wav(p, np.zeros((2, 2400)), 24000)
