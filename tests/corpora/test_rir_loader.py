@@ -9,7 +9,7 @@ import scipy.io
 
 import test_ace
 import test_mir
-from audiopipe.corpora._base import CorpusLayoutError, MeasuredRIR, load_rir, load_rirs
+from audiopipe.corpora._base import CorpusLayoutError, MeasuredRIR, load_rir, load_rirs, mic_pairs
 from audiopipe.corpora.ace import prepare_ace
 from audiopipe.corpora.mir import FOLDER, prepare_mir
 from audiopipe.io import read_jsonl
@@ -55,3 +55,15 @@ def test_load_rirs_skips_noise(fixtures_dir, tmp_path):
     got = load_rirs(man, channels=[0, 1])
     assert sorted(m.id for m in got) == ["ace_Chromebook_Office_1_1_rir", "ace_Lin8Ch_Office_1_1_rir"]
     assert all(m.rir.shape[0] == 2 and m.T60 is not None and m.DRR.shape == (2,) for m in got)
+
+
+def test_mic_pairs_sar_ssl_range(mir):
+    """MIRD 3-3-3-8-3-3-3 cm array: 25 of its 28 pairs are 3-20 cm apart (the three left out are
+    23, 23 and 26 cm), bounds inclusive as in SAR-SSL."""
+    _, recs = mir
+    pairs = mic_pairs(recs["mir_T0.160_3-3-3-8-3-3-3_1m_000"]["mic_positions"])
+    assert len(pairs) == 25
+    assert (0, 1) in pairs and (0, 5) in pairs and (3, 4) in pairs
+    assert (0, 6) not in pairs and (0, 7) not in pairs and (1, 7) not in pairs
+    assert mic_pairs(recs["mir_T0.160_3-3-3-8-3-3-3_1m_000"]["mic_positions"], (0.05, 0.07)) == [
+        (0, 2), (1, 3), (4, 6), (5, 7)]

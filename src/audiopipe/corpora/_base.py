@@ -49,6 +49,7 @@ __all__ = [
     "load_rir",
     "load_rirs",
     "manifest_path",
+    "mic_pairs",
     "write_manifest",
 ]
 
@@ -303,6 +304,34 @@ def load_rir(record: dict, channels: Sequence[int] | None = None) -> MeasuredRIR
         source_doa=_opt_array(record.get("source_doa")),
         direct_path_times=None if tdir is None else tdir[chans],
     )
+
+
+def mic_pairs(
+    mic_positions: np.ndarray | Sequence[Sequence[float]],
+    dist_range: tuple[float, float] = (0.03, 0.20),
+) -> list[tuple[int, int]]:
+    """Channel pairs ``(i, j)``, ``i < j``, whose spacing lies in ``dist_range`` (m, inclusive).
+
+    SAR-SSL builds its 2-microphone measured-RIR sets from every such pair
+    (``gen_real_rir.py``: ``combinations(range(nmic), 2)`` filtered by ``micpair_dist_in_range``
+    with ``mic_dist_range = [0.03, 0.20]``).
+
+    Parameters
+    ----------
+    mic_positions : array-like
+        ``(channels, 3)`` positions in m.
+    dist_range : tuple of float
+        ``(min, max)`` spacing in m; a 1e-9 m tolerance absorbs rounding at the bounds.
+
+    Returns
+    -------
+    list of tuple of int
+        Pairs in lexicographic order.
+    """
+    p = np.asarray(mic_positions, dtype=float)
+    d = np.linalg.norm(p[:, None, :] - p[None, :, :], axis=-1)
+    lo, hi = dist_range
+    return [(i, j) for i in range(len(p)) for j in range(i + 1, len(p)) if lo - 1e-9 <= d[i, j] <= hi + 1e-9]
 
 
 def load_rirs(manifest: str | os.PathLike, channels: Sequence[int] | None = None) -> list[MeasuredRIR]:
