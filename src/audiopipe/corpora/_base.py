@@ -89,7 +89,10 @@ def require_columns(df: pd.DataFrame, columns: Iterable[str], path: Path) -> Non
 
 def check_positions(arr: Any, n: int | None, path: Path | str, what: str) -> np.ndarray:
     """Check an array of 3-D positions ``(n, 3)`` in m (finite); return it as float64."""
-    a = np.asarray(arr, dtype=np.float64)
+    try:
+        a = np.asarray(arr, dtype=np.float64)
+    except (TypeError, ValueError) as e:
+        raise CorpusLayoutError(f"{path}: {what} is not numeric ({e})") from e
     if a.ndim != 2 or a.shape[1] != 3 or (n is not None and a.shape[0] != n):
         want = f"({n}, 3)" if n is not None else "(n, 3)"
         raise CorpusLayoutError(f"{path}: {what} has shape {a.shape}, expected {want}")
@@ -108,6 +111,15 @@ def wav_info(path: Path, num_channels: int | None = None, sampling_rate: int | N
         return audio_info(path, num_channels=num_channels, sampling_rate=sampling_rate)
     except AudioFileError as e:
         raise CorpusLayoutError(str(e)) from e
+
+
+def load_npy(path: Path, what: str) -> np.ndarray:
+    """``numpy.load`` of a required .npy, errors re-raised as :class:`CorpusLayoutError`."""
+    require_file(path, what)
+    try:
+        return np.load(path, allow_pickle=False)
+    except (ValueError, OSError) as e:
+        raise CorpusLayoutError(f"{path}: unreadable .npy ({e})") from e
 
 
 def loadmat(path: Path, keys: Sequence[str] = ()) -> dict:

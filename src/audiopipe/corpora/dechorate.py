@@ -86,11 +86,12 @@ def read_positions(path: Path) -> tuple[np.ndarray, np.ndarray, dict[int, tuple[
     ids = m["id"].astype(int).tolist()
     if ids != list(range(1, NUM_MICS + 1)):
         raise CorpusLayoutError(f"{path}: mic ids are {ids}, expected 1..{NUM_MICS}")
-    mics = check_positions(m[["x", "y", "z"]].to_numpy(float), NUM_MICS, path, "mic x,y,z")
+    mics = check_positions(m[["x", "y", "z"]].to_numpy(), NUM_MICS, path, "mic x,y,z")
     arrays = m["array"].astype(int).to_numpy()
     srcs = {}
     for _, r in df[df["type"].isin(["directional", "omnidirectional"])].iterrows():
-        srcs[int(r["id"])] = (str(r["type"]), np.array([r["x"], r["y"], r["z"]], dtype=float))
+        pos = check_positions([[r["x"], r["y"], r["z"]]], 1, path, f"source {r['id']} x,y,z")[0]
+        srcs[int(r["id"])] = (str(r["type"]), pos)
     return mics, arrays, srcs
 
 

@@ -31,6 +31,7 @@ import pandas as pd
 from audiopipe.corpora._base import (
     CorpusLayoutError,
     base_record,
+    check_positions,
     require_columns,
     require_dir,
     require_file,
@@ -70,8 +71,9 @@ def read_array_positions(path: Path, num_mics: int) -> tuple[np.ndarray, np.ndar
     cols = list(TIME_COLUMNS) + ["x", "y", "z"]
     cols += [f"mic{i}_{a}" for i in range(1, num_mics + 1) for a in "xyz"]
     df = _read_table(path, cols)
-    mics = np.array([[df[f"mic{i}_{a}"].iloc[0] for a in "xyz"] for i in range(1, num_mics + 1)], dtype=float)
-    centre = df[["x", "y", "z"]].to_numpy(float)
+    mics = check_positions([[df[f"mic{i}_{a}"].iloc[0] for a in "xyz"] for i in range(1, num_mics + 1)],
+                           num_mics, path, "mic<i>_x/y/z")
+    centre = check_positions(df[["x", "y", "z"]].to_numpy(), None, path, "array x/y/z")
     moving = bool(np.max(np.linalg.norm(centre - centre[0], axis=1)) > 0.01)
     return mics, centre[0], moving
 
@@ -140,7 +142,7 @@ def prepare_locata(
                     for name in names:
                         pos_p = adir / f"position_source_{name}.txt"
                         df = _read_table(pos_p, list(TIME_COLUMNS) + ["x", "y", "z"])
-                        pos = df[["x", "y", "z"]].to_numpy(float)
+                        pos = check_positions(df[["x", "y", "z"]].to_numpy(), None, pos_p, "source x/y/z")
                         audio = adir / f"audio_source_{name}.wav"
                         if audio.exists():
                             wav_info(audio, num_channels=1, sampling_rate=info["sampling_rate"])

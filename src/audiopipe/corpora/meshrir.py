@@ -28,6 +28,7 @@ from audiopipe.corpora._base import (
     CorpusLayoutError,
     base_record,
     check_positions,
+    load_npy,
     require_dir,
     require_file,
     write_manifest,
@@ -39,9 +40,9 @@ _IR_NAME = re.compile(r"^ir_(\d+)\.npy$")
 
 
 def _session_records(sdir: Path) -> list[dict]:
-    pos_mic = check_positions(np.load(require_file(sdir / "pos_mic.npy", "MeshRIR mic positions")),
+    pos_mic = check_positions(load_npy(sdir / "pos_mic.npy", "MeshRIR mic positions"),
                               None, sdir / "pos_mic.npy", "pos_mic")
-    pos_src = check_positions(np.load(require_file(sdir / "pos_src.npy", "MeshRIR source positions")),
+    pos_src = check_positions(load_npy(sdir / "pos_src.npy", "MeshRIR source positions"),
                               None, sdir / "pos_src.npy", "pos_src")
     meta_p = require_file(sdir / "data.json", "MeshRIR session metadata")
     try:
