@@ -110,7 +110,7 @@ def test_errors_name_the_fault(fixtures_dir, tmp_path):
         prepare_dechorate(root2, tmp_path / "o")
 
     text = (root2 / CSVS[0]).read_text()
-    (root2 / CSVS[0]).write_text(text.replace("0.85771319", "n/a"))  # capsule 1's x
+    (root2 / CSVS[0]).write_text(text.replace("0.85771319", "abc"))  # capsule 1's x
     with pytest.raises(CorpusLayoutError, match=r"positions\.csv: mic x,y,z is not numeric"):
         prepare_dechorate(root2, tmp_path / "o")
 
