@@ -61,10 +61,14 @@ def _is_hdf5(path: Path) -> bool:
     return h5py.is_hdf5(str(path))
 
 
-@functools.lru_cache(maxsize=2)
 def _load_v5(path: str) -> np.ndarray:
-    m = loadmat(Path(path), ["rirs"])
-    return m["rirs"]
+    """The ``rirs`` struct array of a v5 room file (cached per path and modification time)."""
+    return _load_v5_cached(path, Path(path).stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=2)
+def _load_v5_cached(path: str, mtime_ns: int) -> np.ndarray:
+    return loadmat(Path(path), ["rirs"])["rirs"]
 
 
 def tau_room_shape(path: Path, array_format: str) -> list[list[tuple[int, int, int]]]:
