@@ -28,8 +28,6 @@ The annotated T60/DRR are the corpus' own values; the labels audiopipe measures 
 
 from __future__ import annotations
 
-import gzip
-import json
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -41,7 +39,7 @@ import numpy as np
 import pandas as pd
 import scipy.io
 
-from audiopipe.io import AudioFileError, _json_default, atomic_path, read_audio, read_jsonl
+from audiopipe.io import AudioFileError, read_audio, read_jsonl, write_jsonl
 
 __all__ = [
     "CorpusLayoutError",
@@ -184,21 +182,8 @@ def write_manifest(records: list[dict], output_dir: Path, corpus: str) -> Path:
     if dup:
         raise CorpusLayoutError(f"{corpus}: duplicate recording id(s) {dup[:5]}")
     out = manifest_path(output_dir, corpus)
-    _write_jsonl_gz(out, records)
+    write_jsonl(out, records)
     return out
-
-
-def _write_jsonl_gz(path: Path, records: list[dict]) -> None:
-    """Atomic, byte-deterministic (gzip ``mtime=0``) JSONL.gz writer.
-
-    ``audiopipe.io.write_jsonl`` cannot write ``.gz`` at this commit (its ``with fh,
-    closing(fh.fileobj)`` closes the raw file before the gzip trailer is flushed); this does the
-    same thing in the right order and can be replaced by it once that is fixed.
-    """
-    with atomic_path(path) as tmp, open(tmp, "wb") as raw:
-        with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as fh:
-            for rec in records:
-                fh.write((json.dumps(rec, default=_json_default) + "\n").encode())
 
 
 # ------------------------------------------------------------------------- measured RIRs
