@@ -21,3 +21,9 @@ rule all:
     input:
         recipe_targets(config["recipes"]),
     default_target: True
+
+
+# `snakemake results/` (or `snakemake results`) builds the same targets as `all`.
+rule results:
+    input:
+        rules.all.input,

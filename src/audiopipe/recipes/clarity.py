@@ -80,8 +80,8 @@ def cache(manifest: Path, output: Path, shard: int, n_shards: int, sample_rate: 
     """Cut random training crops from a shard of scenes, resampled, into one HDF5 file.
 
     Datasets: ``mixture`` ``(n, 2, samples)``, ``sources`` ``(n, 2, 2, samples)`` (target,
-    interferer), ``scene`` ``(n,)``, ``is_val`` ``(n,)`` (crops of validation scenes, chosen by a
-    stable hash of the scene id). Contiguous float32, no compression.
+    interferer), ``scene`` ``(n,)``, ``is_val`` ``(n,)`` (crops of the validation scenes: the
+    ``val_fraction`` of the split's scenes with the lowest stable hash of their id, at least one). Contiguous float32, no compression.
 
     Parameters
     ----------
@@ -113,7 +113,13 @@ def cache(manifest: Path, output: Path, shard: int, n_shards: int, sample_rate: 
     """
     if target not in ("reverberant", "anechoic"):
         raise ValueError(f"target must be 'reverberant' or 'anechoic', got {target!r}")
-    records = _chunk(read_jsonl(manifest), shard, n_shards)
+    all_records = read_jsonl(manifest)
+    # validation scenes: the lowest stable hashes of the whole split (at least one), so every
+    # shard agrees on them and the choice does not depend on the sharding
+    ranked = sorted(r["id"] for r in all_records)
+    ranked.sort(key=lambda sid: stable_seed("clarity-val", sid))
+    val_ids = set(ranked[: max(1, int(round(val_fraction * len(ranked))))])
+    records = _chunk(all_records, shard, n_shards)
     rng = np.random.default_rng(stable_seed("clarity-cache", seed, shard, n_shards))
     n = int(round(crop_s * sample_rate))
     mixes, srcs, names, is_val = [], [], [], []
@@ -140,7 +146,7 @@ def cache(manifest: Path, output: Path, shard: int, n_shards: int, sample_rate: 
         stack = _resample(np.stack([mix, tgt, inter]), fs, sample_rate).astype(np.float32)
         if stack.shape[-1] < n:
             stack = np.pad(stack, ((0, 0), (0, 0), (0, n - stack.shape[-1])))
-        val = (stable_seed("clarity-val", r["id"]) % 10000) < val_fraction * 10000
+        val = r["id"] in val_ids
         for _ in range(crops_per_scene):
             a = int(rng.integers(0, stack.shape[-1] - n + 1))
             c = stack[..., a : a + n]
