@@ -81,7 +81,7 @@ def test_mel_filterbanks_analytic():
     assert fb.shape == (64, 513)
     df = 32000 / 1024
     # Slaney area normalisation: each triangle integrates (in Hz) to ~1
-    np.testing.assert_allclose(fb[16:].sum(1) * df, 1.0, rtol=0.05)
+    np.testing.assert_allclose(fb[17:].sum(1) * df, 1.0, rtol=0.03)
     assert fb[:, 0].sum() == 0 and fb[:, int(14000 / df) + 2:].sum() == 0
     htk = melmod.mel_filterbank(16000, 512, 64, 125, 7500, "htk_tf")
     assert htk.max() <= 1.0 and htk.max() > 0.9 and htk[:, 0].sum() == 0
