@@ -79,3 +79,23 @@ def prepare_urbansound8k(root: Path, output_dir: Path) -> Path:
     out = Path(output_dir) / "urbansound8k.jsonl"
     write_jsonl(out, sorted(recs, key=lambda r: r["id"]))
     return out
+
+
+DEMO_SOURCE = "urban/UrbanSound8K"
+
+
+def build_demo(fixtures: Path, root: Path) -> Path:
+    """Build a demo UrbanSound8K layout holding the real fixture slice ``fold5/100032-3-0-0.wav``
+    and its real metadata row (copied byte for byte). Returns ``demo_manifest.jsonl``."""
+    import shutil
+
+    src, root = Path(fixtures) / DEMO_SOURCE, Path(root)
+    rel = "audio/fold5/100032-3-0-0.wav"
+    (root / "audio" / "fold5").mkdir(parents=True, exist_ok=True)
+    (root / "metadata").mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(src / rel, root / rel)
+    shutil.copyfile(src / "metadata" / "UrbanSound8K.csv", root / "metadata" / "UrbanSound8K.csv")
+    out = root / "demo_manifest.jsonl"
+    write_jsonl(out, [{"id": "100032-3-0-0", "path": rel, **audio_info(root / rel),
+                       "source": f"{DEMO_SOURCE}/{rel}", "source_start": 0.0, "source_end": None}])
+    return out

@@ -48,7 +48,9 @@ class MelConfig:
 PANN = MelConfig("PANN", 32000, 1024, 1024, 320, 64, 50.0, 14000.0, "slaney", True, False, "db", 101)
 YAMNET = MelConfig("YamNet", 16000, 512, 400, 160, 64, 125.0, 7500.0, "htk_tf", False, True,
                    "ln_offset", 96)
-CONFIGS = {"PANN": PANN, "YamNet": YAMNET}
+#: log-Mel of the STRF speech-activity task (16 kHz, 64 Mel, 25-ms window, 10-ms hop)
+SAD = MelConfig("SAD", 16000, 512, 400, 160, 64, 0.0, 8000.0, "slaney", True, False, "db", 0)
+CONFIGS = {"PANN": PANN, "YamNet": YAMNET, "SAD": SAD}
 
 
 def get_config(name: str) -> MelConfig:
