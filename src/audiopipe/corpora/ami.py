@@ -81,7 +81,7 @@ def prepare_ami(root: Path, output_dir: Path, splits: list[str] | None = None) -
     ------
     FileNotFoundError
         If a requested list or RTTM file is missing; ValueError for malformed RTTM/UEM lines or a
-        listed uri absent from its RTTM; :class:`audiopipe.io.AudioFileError` for missing audio.
+        RTTM holding another uri's turns; :class:`audiopipe.io.AudioFileError` for missing audio.
     """
     root = Path(root)
     splits = list(splits) if splits else [s for s in SPLITS if (root / "lists" / f"{s}.meetings.txt").is_file()]
@@ -98,14 +98,15 @@ def prepare_ami(root: Path, output_dir: Path, splits: list[str] | None = None) -
             if not rttm.is_file():
                 raise FileNotFoundError(f"{rttm}: reference RTTM is missing")
             turns = read_rttm(rttm)
-            if uri not in turns:
-                raise ValueError(f"{rttm}: no SPEAKER line for uri {uri!r}")
+            if set(turns) - {uri}:
+                # an empty RTTM is a recording without speech; turns of another uri are an error
+                raise ValueError(f"{rttm}: SPEAKER lines for uri(s) {sorted(set(turns) - {uri})}, expected {uri!r}")
             wav = root / "amicorpus" / uri / "audio" / f"{uri}.Mix-Headset.wav"
             info = audio_info(wav)
             uem = root / "uems" / split / f"{uri}.uem"
             annotated = read_uem(uem).get(uri) if uem.is_file() else None
             recs.append({"id": uri, "path": str(wav.resolve()), **info, "split": split,
-                         "speech": speech_regions(turns[uri]),
+                         "speech": speech_regions(turns.get(uri, [])),
                          "annotated": annotated or [(0.0, info["duration"])],
                          "rttm": str(rttm.resolve())})
         out[split] = Path(output_dir) / f"ami_{split}.jsonl"
