@@ -23,7 +23,6 @@ from audiopipe.io import atomic_path, read_audio, read_jsonl, stable_seed, write
 from audiopipe.metrics.classification import accuracy, macro_auprc
 from audiopipe.metrics.detection import detection_error_rate, frames_to_regions, regions_to_frames
 from audiopipe.recipes import _plans
-from audiopipe.recipes.transcoder import summarise as _summarise
 from audiopipe.training.strf import SADModule, UrbanModule
 from audiopipe.training.transcoder import fit, loader
 
@@ -59,7 +58,9 @@ def features(sad_manifests: list[Path], urban_manifests: list[Path], sad_output:
         Manifests cut into 1-s labelled clips for the urban task.
     sad_output : Path
         HDF5: one group per recording, ``mel`` ``(64, frames)`` (16 kHz, 10-ms hop) and ``labels``
-        ``(frames,)``; attributes ``split``, ``speech``, ``annotated`` (JSON).
+        ``(frames,)``; attributes ``split``, ``speech``, ``annotated`` (JSON). Labels and
+        detections treat frame ``i`` as ``[i, i + 1) x 10 ms``; the centred STFT frame ``i`` is
+        centred at ``i x 10 ms``, a constant 5-ms (half-frame) shift, the same for both.
     urban_output : Path
         Clip shard (see :mod:`audiopipe.features.clips`).
     classes : list[str]
@@ -188,7 +189,7 @@ def summarise(results_dir: Path, plan: str, params: dict) -> None:
     params : dict
         The recipe's configuration section.
     """
-    _summarise(results_dir, plan, params)
+    _plans.write_plan_table(results_dir, plan, params)
 
 
 STAGES = {"prepare": prepare, "features": features, "setting": setting, "summarise": summarise}

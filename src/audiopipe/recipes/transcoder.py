@@ -172,51 +172,13 @@ def summarise(results_dir: Path, plan: str, params: dict) -> None:
     Parameters
     ----------
     results_dir : Path
-        ``results/<recipe>``; reads ``<plan>/<setting id>/metrics.json``.
+        ``results/transcoder``; reads ``<plan>/<setting id>/metrics.json``.
     plan : str
         Plan name.
     params : dict
         The recipe's configuration section (for the plan's factors and defaults).
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import pandas as pd
-
-    rows, metric_cols = [], []
-    for p, sid, s in _plans.plan_settings(params):
-        if p != plan:
-            continue
-        path = Path(results_dir) / plan / sid / "metrics.json"
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: metrics of setting {sid!r} missing")
-        m = json.loads(path.read_text())
-        metric_cols += [k for k in m if k not in metric_cols and k not in ("n", "teacher_pretrained")]
-        rows.append({"setting": sid, **s, **m})
-    df = pd.DataFrame(rows)
-    out = Path(results_dir) / plan
-    with atomic_path(out / "table.csv") as tmp:
-        df.to_csv(tmp, index=False, float_format="%.4g")
-    with atomic_path(out / "table.md") as tmp:
-        tmp.write_text(_markdown(df))
-    fig, axes = plt.subplots(1, len(metric_cols), figsize=(3.2 * len(metric_cols), 3.2), squeeze=False)
-    for ax, c in zip(axes[0], metric_cols):
-        ax.barh(df["setting"], df[c])
-        ax.set_title(c)
-        ax.tick_params(labelsize=6)
-    fig.tight_layout()
-    with atomic_path(out / "plot.png") as tmp:
-        fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-
-
-def _markdown(df) -> str:
-    cols = list(df.columns)
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for r in df.itertuples(index=False):
-        lines.append("| " + " | ".join(f"{v:.4g}" if isinstance(v, float) else str(v) for v in r) + " |")
-    return "\n".join(lines) + "\n"
+    _plans.write_plan_table(results_dir, plan, params)
 
 
 STAGES = {"demo": demo, "prepare": prepare, "features": features, "teacher": teacher, "setting": setting,
