@@ -69,6 +69,9 @@ def test_transcoder_recipe_tiny(demo, tmp_path):
         assert met["n"] == 13 and met["teacher_pretrained"] == 0
         assert all(math.isfinite(met[k]) for k in ("mel_mse", "logit_bce", "kl", "ptopafc"))
     assert (res / "t/default/checkpoints/last.ckpt").is_file()
+    # same inputs, same bytes: training the CNN setting again from scratch gives identical metrics
+    transcoder.setting(feats, tmp_path / "teacher", "t", "default", p, tmp_path / "again")
+    assert (tmp_path / "again/metrics.json").read_bytes() == (res / "t/default/metrics.json").read_bytes()
     transcoder.summarise(res, "t", p)
     assert "transcoder=pinv" in (res / "t/table.md").read_text()
     # pretrained weights from a user path: the demo teacher's file loads as "pretrained"

@@ -24,7 +24,7 @@ from audiopipe.metrics.classification import accuracy, macro_auprc
 from audiopipe.metrics.detection import detection_error_rate, frames_to_regions, regions_to_frames
 from audiopipe.recipes import _plans
 from audiopipe.training.strf import SADModule, UrbanModule
-from audiopipe.training.transcoder import fit, loader
+from audiopipe.training.transcoder import fit, loader, seed_all
 
 
 def prepare(ami_root: Path, tau_root: Path, us8k_root: Path, output_dir: Path) -> None:
@@ -114,6 +114,7 @@ def _run_sad(sad: Path, frontend: str, p: dict, seed: int, output_dir: Path) -> 
     mean = float(np.mean([r["mel"].mean() for r in train]))
     std = float(np.mean([r["mel"].std() for r in train]))
     x, y = _chunks(train, int(round(p["chunk_s"] / train[0]["hop_s"])))
+    seed_all(seed)
     module = SADModule(frontend, p["channels"], p["kernel"], p["hidden"], p["grid"], p["lr"], seed)
     fit(module, loader(_norm(x, mean, std), y, batch_size=p["batch_size"], shuffle=True, seed=seed),
         output_dir / "checkpoints", p["epochs"], seed)
@@ -133,6 +134,7 @@ def _run_sad(sad: Path, frontend: str, p: dict, seed: int, output_dir: Path) -> 
 def _run_urban(clips: Path, frontend: str, p: dict, seed: int, output_dir: Path) -> dict:
     train, test = load_clip_features(clips, "train"), load_clip_features(clips, "test")
     mean, std = float(train["mel_PANN"].mean()), float(train["mel_PANN"].std())
+    seed_all(seed)
     module = UrbanModule(frontend, len(train["classes"]), p["channels"], p["kernel"], p["width"], p["blocks"],
                          p["grid"], p["lr"], seed)
     fit(module, loader(_norm(train["mel_PANN"], mean, std), train["labels"], batch_size=p["batch_size"],

@@ -21,7 +21,7 @@ from audiopipe.metrics.classification import kl_divergence, logit_bce, mel_mse, 
 from audiopipe.models.classifiers import build_classifier
 from audiopipe.recipes import _plans
 from audiopipe.training.transcoder import (ClassifierModule, TranscoderModule, fit, load_pretrained_classifier,
-                                           loader)
+                                           loader, seed_all)
 
 
 def demo(fixtures: Path, output_dir: Path) -> None:
@@ -109,6 +109,7 @@ def teacher(features: Path, classifier: str, output_dir: Path, params: dict) -> 
     else:
         data = load_clip_features(features, "train")
         seed = stable_seed("transcoder", "teacher", classifier, params.get("seed", 0))
+        seed_all(seed)
         module = ClassifierModule(classifier, len(data["classes"]), params["width"], params["lr"])
         fit(module, loader(data[f"mel_{cfg.name}"], data["labels"], batch_size=params["batch_size"],
                            shuffle=True, seed=seed), output_dir / "checkpoints", params["epochs"], seed)
@@ -146,6 +147,7 @@ def setting(features: Path, teacher_dir: Path, plan: str, setting_id: str, param
     tr = params["training"]
     seed = stable_seed("transcoder", plan, setting_id, tr.get("seed", 0))
     clf, info = _load_teacher(teacher_dir)
+    seed_all(seed)
     module = TranscoderModule(s["transcoder"], s["classifier"], s["target"], params["cnn"], tr["lr"],
                               teacher=clf if s["target"] == "logits" else None)
     output_dir = Path(output_dir)

@@ -96,6 +96,11 @@ class TranscoderModule(L.LightningModule):
         return torch.optim.Adam(self.transcoder.parameters(), lr=self.hparams.lr)
 
 
+def seed_all(seed: int) -> None:
+    """Seed Python, numpy and torch before a model is built (its initialisation draws from torch)."""
+    L.seed_everything(seed, workers=True, verbose=False)
+
+
 def loader(*arrays, batch_size: int, shuffle: bool, seed: int) -> DataLoader:
     """In-memory ``DataLoader`` over float32 tensors, with a seeded shuffle."""
     ds = TensorDataset(*(torch.as_tensor(a, dtype=torch.float32) for a in arrays))
