@@ -15,6 +15,8 @@ validate_params(config, f"{workflow.basedir}/workflow/schemas/params.schema.yaml
 include: "workflow/rules/common.smk"
 include: "workflow/rules/corpora.smk"
 include: "workflow/rules/clarity.smk"
+include: "workflow/rules/transcoder.smk"
+include: "workflow/rules/strf.smk"
 
 
 rule all:

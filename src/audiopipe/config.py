@@ -1,7 +1,8 @@
 """Load and validate ``params.yaml``, the one configuration (Snakemake configfile + DVC params).
 
 The schema is ``workflow/schemas/params.schema.yaml``; it may ``$ref`` sibling files
-(``{"$ref": "clarity.schema.yaml"}``), one per recipe, which are inlined before validation.
+(``{"$ref": "clarity.schema.yaml"}``, optionally with a JSON pointer
+``strf.schema.yaml#/properties/strf``), one per recipe, which are inlined before validation.
 Every object in the schema sets ``additionalProperties: false``, so an unknown key is an error.
 """
 
@@ -35,21 +36,33 @@ def load_params(path: str | Path) -> dict:
 
 
 def load_schema(path: str | Path) -> dict:
-    """Load a schema, inlining ``$ref`` to sibling YAML files (recursively)."""
+    """Load a schema, inlining every ``$ref``: to sibling YAML files (``file.yaml#/pointer``) and
+    within a file (``#/$defs/...``), recursively, so the result is one self-contained schema."""
     path = Path(path)
 
-    def inline(node):
-        if isinstance(node, dict):
-            ref = node.get("$ref")
-            if isinstance(ref, str) and not ref.startswith("#"):
-                sub = yaml.safe_load((path.parent / ref).read_text())
-                return inline(sub)
-            return {k: inline(v) for k, v in node.items()}
-        if isinstance(node, list):
-            return [inline(v) for v in node]
+    def resolve(doc: dict, pointer: str):
+        node = doc
+        for part in filter(None, pointer.split("/")):
+            node = node[part]
         return node
 
-    return inline(yaml.safe_load(path.read_text()))
+    def inline(node, doc):
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str):
+                fname, _, pointer = ref.partition("#")
+                if fname:
+                    doc = yaml.safe_load((path.parent / fname).read_text())
+                sub = dict(resolve(doc, pointer))
+                sub.pop("$schema", None)
+                return inline(sub, doc)
+            return {k: inline(v, doc) for k, v in node.items() if k != "$defs"}
+        if isinstance(node, list):
+            return [inline(v, doc) for v in node]
+        return node
+
+    root = yaml.safe_load(path.read_text())
+    return inline(root, root)
 
 
 def _key_path(err: jsonschema.ValidationError) -> str:

@@ -82,6 +82,9 @@ rule strf_summary:
         "{AUDIOPIPE} strf summarise --results-dir results/strf --plan {wildcards.plan} --params {params.p} > {log} 2>&1"
 
 
+RECIPE_TARGETS["strf"] = lambda: rules.strf_all.input
+
+
 rule strf_all:
     input:
         expand("results/strf/{plan}/table.md", plan=ST_PLANS),

@@ -127,6 +127,9 @@ rule transcoder_summary:
         " --params {params.p} > {log} 2>&1"
 
 
+RECIPE_TARGETS["transcoder"] = lambda: rules.transcoder_all.input
+
+
 rule transcoder_all:
     input:
         expand("results/transcoder/{plan}/table.md", plan=TC_PLANS),
