@@ -48,15 +48,29 @@ def test_low_order_reflections_match_pyroomacoustics():
 
 
 @pytest.mark.parametrize("t60", [0.3, 0.8])
-def test_ism_tail_decays_at_target_t60(t60):
+def test_sabine_tail_decays_at_target_t60(t60):
     room = make_room([7, 5, 3], t60, MICS, SRC, weights=[0.6, 0.9, 0.7, 1.0, 0.5, 0.8])
-    h = simulate_rir(room, FS)
+    h = simulate_rir(room, FS, tail_decay="sabine")
     est = np.mean([P.t60_edc(ch, FS)[0] for ch in h])
     assert est == pytest.approx(t60, rel=0.1)
     # the high-pass removes the DC build-up of the image sources
     raw = ism_rirs([room], FS, diffuse_tail=False, hpf_hz=0)[0]
     hp = ism_rirs([room], FS, diffuse_tail=False)[0]
     assert abs(np.sum(hp[0])) < 0.1 * abs(np.sum(raw[0]))
+
+
+def test_fitted_tail_follows_the_image_sources():
+    """The default tail continues the image-source decay: same labels as images to 30 dB."""
+    room = make_room([7, 5, 3], 0.3, MICS, SRC, weights=[0.6, 0.9, 0.7, 1.0, 0.5, 0.8])
+    fast = simulate_rir(room, FS, max_decay_db=60)
+    ref = ism_rirs([room], FS, ism_decay_db=30, max_decay_db=60, tail_decay="sabine")[0]
+    dp = direct_path_rir(room, FS)
+    kw = dict(mic_pos=room.mic_pos, src_pos=room.src_pos, dims=room.dims)
+    a, b = P.rir_labels(fast, dp, FS, **kw), P.rir_labels(ref, dp, FS, **kw)
+    assert a["t60_s"] == pytest.approx(b["t60_s"], rel=0.1)
+    assert a["c50_db"] == pytest.approx(b["c50_db"], abs=1.0)
+    with pytest.raises(ValueError, match="tail_decay"):
+        ism_rirs([room], FS, tail_decay="linear")
 
 
 @pytest.mark.slow

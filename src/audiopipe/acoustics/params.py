@@ -171,27 +171,33 @@ def t60_from_edc(edc_db, fs: float, starts_db=EDC_STARTS_DB, spans_db=EDC_SPANS_
     y = _as_1d(edc_db, "edc_db")
     n = y.size
     t = np.arange(n) / fs
-    cs = lambda v: np.concatenate([[0.0], np.cumsum(v)])  # noqa: E731
+    starts = np.asarray(starts_db, float)
+    ends = (starts[:, None] + np.asarray(spans_db, float)[None, :]).ravel()
+    levels = np.concatenate([starts, ends])
+    # index of the EDC sample nearest to each level (first one on ties, as np.argmin)
+    near = np.abs(y[None, :] - levels[:, None]).argmin(axis=1)
+    i0 = np.repeat(near[: starts.size], len(spans_db))
+    i1 = near[starts.size:]
+    a, b = np.minimum(i0, i1), np.maximum(i0, i1)  # SAR-SSL slices [start:end) in decay order
+    k = (b - a).astype(float)
+
+    def cs(v):
+        return np.concatenate([[0.0], np.cumsum(v)])
+
     st, sy, stt, syy, sty = cs(t), cs(y), cs(t * t), cs(y * y), cs(t * y)
-    best_t60, best_r = float("nan"), 0.0
-    for s in starts_db:
-        i0 = int(np.argmin(np.abs(y - s)))
-        for d in spans_db:
-            i1 = int(np.argmin(np.abs(y - (s + d))))
-            a, b = min(i0, i1), max(i0, i1)  # SAR-SSL slices [start:end) in decay order
-            k = b - a
-            if k < 2:
-                continue
-            mt, my = (st[b] - st[a]) / k, (sy[b] - sy[a]) / k
-            vtt = (stt[b] - stt[a]) / k - mt * mt
-            vyy = (syy[b] - syy[a]) / k - my * my
-            vty = (sty[b] - sty[a]) / k - mt * my
-            if vtt <= 0 or vyy <= 0:
-                continue
-            slope = vty / vtt
-            r = vty / np.sqrt(vtt * vyy)
-            if abs(r) > abs(best_r) and slope < 0:
-                best_r, best_t60 = float(r), float(-60.0 / slope)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mt, my = (st[b] - st[a]) / k, (sy[b] - sy[a]) / k
+        vtt = (stt[b] - stt[a]) / k - mt * mt
+        vyy = (syy[b] - syy[a]) / k - my * my
+        vty = (sty[b] - sty[a]) / k - mt * my
+        slope = vty / vtt
+        r = vty / np.sqrt(vtt * vyy)
+    valid = (k >= 2) & (vtt > 0) & (vyy > 0) & (slope < 0)
+    if not np.any(valid):
+        return float("nan"), 0.0
+    score = np.where(valid, np.abs(r), -1.0)
+    j = int(np.argmax(score))  # first best, as SAR-SSL's argmax over the fit list
+    best_t60, best_r = float(-60.0 / slope[j]), float(r[j])
     return best_t60, best_r
 
 

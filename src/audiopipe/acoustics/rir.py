@@ -6,9 +6,13 @@
   image sources are summed until the RIR has decayed ``ism_decay_db`` (12 dB, i.e.
   ``Tdiff = 12/60 T60``) and the rest, up to ``max_decay_db`` (40 dB, ``Tmax = 40/60 T60``), is a
   diffuse tail: Gaussian noise under an exponential envelope that decays 60 dB per T60, its level
-  matched to the energy of the image-source part in ``[Tdiff/2, Tdiff)``. Unlike gpuRIR, both
-  times are counted from the direct-path arrival (so a distant source keeps its early
-  reflections); the tail is independent per microphone (gpuRIR's is too).
+  matched to the energy of the image-source part in ``[Tdiff/2, Tdiff)`` (``tail_decay="sabine"``,
+  gpuRIR's model), or — the default — with the envelope of the image sources' own energy
+  decay (``tail_decay="ism"``, see :func:`ism_rirs`), which keeps T60 within 10 % of the full
+  image-source model. Unlike gpuRIR, both times are counted from the direct-path arrival (so a
+  distant source keeps its early reflections); the tail is independent per microphone (gpuRIR's
+  is too). A 10 Hz zero-phase high-pass removes the DC build-up of the image sources, as in
+  pyroomacoustics.
 * ``pyroomacoustics`` — pyroomacoustics' full image-source model (``ShoeBox`` with
   ``max_order`` from ``pyroomacoustics.inverse_sabine``): the slow reference.
 * ``gpurir`` — gpuRIR's ``simulateRIR`` called exactly as SAR-SSL does
@@ -79,13 +83,24 @@ def gpurir_available() -> bool:
 
 
 def _frac_delay_taps(delay: torch.Tensor, half_width: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Hann-windowed sinc taps of a fractional delay (samples): (index, value), each (..., 2W)."""
-    base = torch.floor(delay).to(torch.long)
-    offs = torch.arange(-half_width + 1, half_width + 1, device=delay.device)
-    idx = base.unsqueeze(-1) + offs
-    t = idx.to(delay.dtype) - delay.unsqueeze(-1)
-    val = torch.sinc(t) * 0.5 * (1.0 + torch.cos(math.pi * t / half_width))
-    return idx, val
+    """Hann-windowed sinc taps of a fractional delay (samples): (index, value), each (..., 2W).
+
+    Tap ``i`` (``i = -W+1 .. W``) sits at ``floor(delay) + i``, at ``t = i - f`` from the delay
+    (``f`` the fractional part); ``sinc(t) = (-1)^(i+1) sin(pi f) / (pi t)`` and the window
+    ``cos(pi t / W)`` come from one sine/cosine per delay by the angle-addition formulas.
+    """
+    base = torch.floor(delay)
+    f = (delay - base).unsqueeze(-1)
+    i = torch.arange(-half_width + 1, half_width + 1, device=delay.device, dtype=delay.dtype)
+    t = i - f
+    sign = 1.0 - 2.0 * torch.remainder(i + 1, 2)  # (-1)^(i+1)
+    sin_pf = torch.sin(math.pi * f)
+    num = sign * sin_pf
+    sinc = torch.where(t.abs() < 1e-6, torch.ones_like(t), num / (math.pi * t))
+    ang = math.pi / half_width
+    win = 0.5 * (1.0 + torch.cos(ang * i) * torch.cos(ang * f) + torch.sin(ang * i) * torch.sin(ang * f))
+    idx = base.to(torch.long).unsqueeze(-1) + i.to(torch.long)
+    return idx, sinc * win
 
 
 def _axis_images(src: float, length: float, b0: float, b1: float, n_max: int, device, dtype):
@@ -124,6 +139,8 @@ def ism_rirs(
     dtype: torch.dtype = torch.float32,
     half_width: int = FRAC_DELAY_HALF_WIDTH,
     hpf_hz: float = 10.0,
+    tail_decay: str = "ism",
+    fit_decay_db: float = 30.0,
 ) -> list[np.ndarray]:
     """Simulate RIRs of several rooms at once with the batched torch image-source method.
 
@@ -158,6 +175,18 @@ def ism_rirs(
         backwards (``rir_hpf_fc``). audiopipe applies the same magnitude response
         ``|H(f)|^2 = r / (1 + r)``, ``r = (f / f_c)^4``, in the frequency domain (torch, so it
         runs on the device), before the tail level is fitted.
+    tail_decay : {"ism", "sabine"}
+        Envelope of the diffuse tail. ``"sabine"``: decays 60 dB per target T60 from the level
+        of the image-source part in ``[Tdiff/2, Tdiff)`` (gpuRIR's model, hence SAR-SSL's).
+        ``"ism"`` (default): the tail's energy envelope is the image sources' own energy
+        histogram (``sum beta^2k / (4 pi d)^2`` per 24th of the window, interpolated in dB)
+        from ``Tdiff`` to the ``fit_decay_db`` time, and past it the least-squares line through
+        the last half of that histogram. Counting image energies is far cheaper than placing
+        them, and it follows the real shoebox decay, which is neither exponential nor Sabine's
+        (strongly absorbing rooms decay faster, weakly absorbing ones with uneven walls
+        slower and slower). Only phases are random.
+    fit_decay_db : float
+        End of the energy fit for ``tail_decay="ism"``, in dB of Sabine decay (30 dB).
 
     Returns
     -------
@@ -170,6 +199,8 @@ def ism_rirs(
     InvalidRIRError
         If a room gives an all-zero or non-finite RIR.
     """
+    if tail_decay not in ("ism", "sabine"):
+        raise ValueError(f"tail_decay must be 'ism' or 'sabine', got {tail_decay!r}")
     device = torch.device(device)
     gen = torch.Generator(device="cpu").manual_seed(int(seed))
     pieces_idx, pieces_val, meta = [], [], []
@@ -183,43 +214,38 @@ def ism_rirs(
         t_dir = d_dir / c  # (M,)
         t_dir_max = float(t_dir.max())
         n_samples = int(math.ceil((t_dir_max + t_max) * fs)) + half_width
-        # radius (m) of the sphere of image sources kept, per microphone
+        # radius (m) of the sphere of image sources placed, per microphone
         r_keep = (t_dir + t_diff) * c
-        coords, gains = [], []
-        for ax in range(3):
-            n_max = int(math.ceil(float(r_keep.max()) / (2 * room.dims[ax]))) + 1
-            co, g = _axis_images(float(room.src_pos[ax]), float(room.dims[ax]), float(room.beta[2 * ax]),
-                                 float(room.beta[2 * ax + 1]), n_max, device, dtype)
-            coords.append(co)
-            gains.append(g)
-        gain = (gains[0][:, None, None] * gains[1][None, :, None] * gains[2][None, None, :]).reshape(-1)
-        d2 = ((coords[0][None, :] - mic[:, 0:1]) ** 2)[:, :, None, None] \
-            + ((coords[1][None, :] - mic[:, 1:2]) ** 2)[:, None, :, None] \
-            + ((coords[2][None, :] - mic[:, 2:3]) ** 2)[:, None, None, :]
-        dist = torch.sqrt(d2.reshape(m_count, -1))  # (M, K)
-        keep = dist <= r_keep[:, None]
-        mic_idx, img_idx = torch.nonzero(keep, as_tuple=True)
-        dk = dist[mic_idx, img_idx]
-        amp = gain[img_idx] / (4 * math.pi * dk)
+        fit = diffuse_tail and tail_decay == "ism" and t_max > t_diff
+        t_fit = max(fit_decay_db / 60.0 * room.t60, t_diff) if fit else t_diff
+        r_all = (t_dir + t_fit) * c
+        dist, gain, mic_idx = _images(room, mic, r_all, device, dtype)
+        tail_fit = None
+        if fit:
+            tail_fit = _fit_image_energy(dist / c - t_dir[mic_idx], (gain / (4 * math.pi * dist)) ** 2, mic_idx,
+                                         m_count, t_diff, t_fit)
+        keep = dist <= r_keep[mic_idx]
+        dk, mk = dist[keep], mic_idx[keep]
+        amp = gain[keep] / (4 * math.pi * dk)
         idx, val = _frac_delay_taps(dk * (fs / c), half_width)
         val = val * amp[:, None]
-        ok = (idx >= 0) & (idx < n_samples)
-        val = torch.where(ok, val, torch.zeros_like(val))
-        idx = idx.clamp(0, n_samples - 1) + (offset + mic_idx * n_samples)[:, None]
+        # rows of n_samples + 2 W: taps before time 0 or past the end land in the margins
+        idx = idx + (offset + half_width + mk * (n_samples + 2 * half_width))[:, None]
         pieces_idx.append(idx.reshape(-1))
         pieces_val.append(val.reshape(-1))
-        meta.append((offset, m_count, n_samples, t_dir.cpu().numpy(), t_diff, t_max, room.t60))
-        offset += m_count * n_samples
+        meta.append((offset, m_count, n_samples, t_dir.cpu().numpy(), t_diff, t_max, room.t60, tail_fit))
+        offset += m_count * (n_samples + 2 * half_width)
     buf = torch.zeros(offset, dtype=dtype, device=device)
     if pieces_idx:
         buf.index_add_(0, torch.cat(pieces_idx), torch.cat(pieces_val))
     out = []
-    for k, (off, m_count, n_samples, t_dir, t_diff, t_max, t60) in enumerate(meta):
-        h = buf[off:off + m_count * n_samples].reshape(m_count, n_samples)
+    for k, (off, m_count, n_samples, t_dir, t_diff, t_max, t60, tail_fit) in enumerate(meta):
+        h = buf[off:off + m_count * (n_samples + 2 * half_width)].reshape(m_count, -1)
+        h = h[:, half_width:half_width + n_samples]
         if hpf_hz > 0:
             h = highpass_zero_phase(h, fs, hpf_hz)
         if diffuse_tail and t_max > t_diff:
-            h = _add_diffuse_tail(h, t_dir, t_diff, t_max, t60, fs, gen)
+            h = _add_diffuse_tail(h, t_dir, t_diff, t_max, t60, fs, gen, tail_fit)
         rir = h.to(torch.float32).cpu().numpy()
         check_rir(rir, f"ism backend, room {k}: dims {np.round(rooms[k].dims, 3).tolist()}, T60 {t60:.3f} s")
         out.append(rir)
@@ -242,15 +268,74 @@ def highpass_zero_phase(h: torch.Tensor, fs: int, fc: float, order: int = 2) -> 
     return torch.fft.irfft(torch.fft.rfft(h, n=nfft) * gain, n=nfft)[..., :n]
 
 
+def _images(room: Room, mic: torch.Tensor, radius: torch.Tensor, device, dtype):
+    """Image sources within ``radius[m]`` metres of microphone ``m``: (distance, gain, mic index)."""
+    coords, gains = [], []
+    for ax in range(3):
+        n_max = int(math.ceil(float(radius.max()) / (2 * room.dims[ax]))) + 1
+        co, g = _axis_images(float(room.src_pos[ax]), float(room.dims[ax]), float(room.beta[2 * ax]),
+                             float(room.beta[2 * ax + 1]), n_max, device, dtype)
+        coords.append(co)
+        gains.append(g)
+    gain = (gains[0][:, None, None] * gains[1][None, :, None] * gains[2][None, None, :]).reshape(-1)
+    d2 = ((coords[0][None, :] - mic[:, 0:1]) ** 2)[:, :, None, None] \
+        + ((coords[1][None, :] - mic[:, 1:2]) ** 2)[:, None, :, None] \
+        + ((coords[2][None, :] - mic[:, 2:3]) ** 2)[:, None, None, :]
+    d2 = d2.reshape(mic.shape[0], -1)  # (M, K)
+    mic_idx, img_idx = torch.nonzero(d2 <= (radius ** 2)[:, None], as_tuple=True)
+    return torch.sqrt(d2[mic_idx, img_idx]), gain[img_idx], mic_idx
+
+
+def _fit_image_energy(rel_t: torch.Tensor, energy: torch.Tensor, mic_idx: torch.Tensor, m_count: int,
+                      t0: float, t1: float, n_bins: int = 24) -> list[dict | None]:
+    """Per microphone, the image-source energy per second in ``n_bins`` bins over ``[t0, t1)``.
+
+    Returns per microphone ``{"t": bin centres (s), "level_db": 10 log10(E / s), "a": .., "b": ..}``
+    where ``a + b t`` (dB, dB/s) is a least-squares line through the last half of the bins (for
+    extrapolation past ``t1``), or None where the histogram or the fit is degenerate.
+    """
+    bw = (t1 - t0) / n_bins
+    if bw <= 0:
+        return [None] * m_count
+    b = torch.floor((rel_t - t0) / bw).to(torch.long)
+    ok = (b >= 0) & (b < n_bins)
+    hist = torch.bincount((mic_idx * n_bins + b)[ok], weights=energy[ok].to(torch.float64),
+                          minlength=m_count * n_bins).reshape(m_count, n_bins).cpu().numpy()
+    tc = t0 + (np.arange(n_bins) + 0.5) * bw
+    out: list[dict | None] = []
+    for m in range(m_count):
+        good = hist[m] > 0
+        late = good & (np.arange(n_bins) >= n_bins // 2)
+        if late.sum() < 3:
+            out.append(None)
+            continue
+        level = 10 * np.log10(np.where(good, hist[m], 1e-300) / bw)
+        slope, icpt = np.polyfit(tc[late], level[late], 1)
+        out.append({"t": tc[good], "level_db": level[good], "a": float(icpt), "b": float(slope)} if slope < 0 else None)
+    return out
+
+
 def _add_diffuse_tail(h: torch.Tensor, t_dir: np.ndarray, t_diff: float, t_max: float, t60: float,
-                      fs: int, gen: torch.Generator) -> torch.Tensor:
-    """Add Gaussian noise with a 60 dB/T60 exponential envelope from ``t_dir + t_diff`` on."""
+                      fs: int, gen: torch.Generator, tail_fit=None) -> torch.Tensor:
+    """Add Gaussian noise under an exponential envelope from ``t_dir + t_diff`` to ``t_dir + t_max``.
+
+    With ``tail_fit[m] = (a, b)`` the energy per second is ``10^((a + b t) / 10)``; otherwise the
+    envelope decays 60 dB per T60 from the level of the image-source part in ``[Tdiff/2, Tdiff)``.
+    """
     m_count, n_samples = h.shape
     t = torch.arange(n_samples, dtype=h.dtype, device=h.device) / fs
     noise = torch.randn(m_count, n_samples, generator=gen, dtype=torch.float32).to(h.device, h.dtype)
     h = h.clone()
     for m in range(m_count):
         rel = t - float(t_dir[m])
+        tail = (rel >= t_diff) & (rel < t_max)
+        if tail_fit is not None and tail_fit[m] is not None:
+            fit = tail_fit[m]
+            r = rel.cpu().numpy().astype(np.float64)
+            level = np.where(r <= fit["t"][-1], np.interp(r, fit["t"], fit["level_db"]), fit["a"] + fit["b"] * r)
+            env = torch.as_tensor(np.sqrt(10.0 ** (level / 10.0) / fs), dtype=h.dtype, device=h.device)
+            h[m] = h[m] + torch.where(tail, env * noise[m], torch.zeros_like(env))
+            continue
         env = torch.exp(-3.0 * _LN10 * rel / t60)  # amplitude: -60 dB at rel = T60
         fit = (rel >= 0.5 * t_diff) & (rel < t_diff)
         e_ism = torch.sum(h[m][fit] ** 2)
@@ -258,7 +343,6 @@ def _add_diffuse_tail(h: torch.Tensor, t_dir: np.ndarray, t_diff: float, t_max: 
         if float(e_env) <= 0 or float(e_ism) <= 0:
             continue
         scale = torch.sqrt(e_ism / e_env)
-        tail = (rel >= t_diff) & (rel < t_max)
         h[m] = h[m] + torch.where(tail, scale * env * noise[m], torch.zeros_like(env))
     return h
 
@@ -374,6 +458,8 @@ def simulate_rir(
     max_decay_db: float = 40.0,
     seed: int = 0,
     retries: int = 2,
+    tail_decay: str = "ism",
+    fit_decay_db: float = 30.0,
 ) -> np.ndarray:
     """Simulate the RIR of ``room`` with one backend (see the module docstring).
 
@@ -389,6 +475,10 @@ def simulate_rir(
         Image-source / total decay in dB (``ism`` and ``gpurir``).
     seed : int
         Seed of the ``ism`` diffuse tail.
+    tail_decay : {"ism", "sabine"}
+        Tail envelope of the ``ism`` backend (see :func:`ism_rirs`).
+    fit_decay_db : float
+        End in dB of the image-energy fit of ``tail_decay="ism"``.
     retries : int
         How many times an all-zero/non-finite RIR is simulated again before the error is
         raised (gpuRIR issue #45 is intermittent).
@@ -413,7 +503,8 @@ def simulate_rir(
         try:
             if backend == "ism":
                 return ism_rirs([room], fs, ism_decay_db=ism_decay_db, max_decay_db=max_decay_db,
-                                seed=seed + attempt, device=device)[0]
+                                seed=seed + attempt, device=device, tail_decay=tail_decay,
+                                fit_decay_db=fit_decay_db)[0]
             if backend == "pyroomacoustics":
                 return check_rir(pyroomacoustics_rir(room, fs), "pyroomacoustics backend")
             return check_rir(gpurir_rir(room, fs, ism_decay_db, max_decay_db), "gpurir backend")

@@ -22,7 +22,7 @@ from audiopipe.signals.shards import LABELS, read_shard, write_shard
 
 log = logging.getLogger(__name__)
 
-_SIM_KEYS = ("backend", "device", "ism_decay_db", "max_decay_db", "drr_window_ms", "c50_early_ms",
+_SIM_KEYS = ("backend", "device", "ism_decay_db", "max_decay_db", "tail_decay", "fit_decay_db", "drr_window_ms", "c50_early_ms",
              "absorption_surface", "t60_tolerance_s", "t60_min_fit_r", "max_redraws")
 
 

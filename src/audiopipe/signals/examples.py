@@ -45,6 +45,11 @@ class SimulationConfig:
         torch device of the ``ism`` backend.
     ism_decay_db, max_decay_db : float
         Image-source and total decay in dB (12 and 40 in SAR-SSL).
+    tail_decay : str
+        ``sabine`` (gpuRIR's tail, SAR-SSL's data; default) or ``ism`` (envelope of the image-source
+        energy; closer to the full image-source model, see :func:`audiopipe.acoustics.rir.ism_rirs`).
+    fit_decay_db : float
+        End of the image-energy envelope for ``tail_decay="ism"``.
     noise_type : str
         ``diffuse_white`` (Habets generator, SAR-SSL default), ``spatial_white`` or ``none``.
     noise_field : str
@@ -71,6 +76,8 @@ class SimulationConfig:
     device: str = "cpu"
     ism_decay_db: float = 12.0
     max_decay_db: float = 40.0
+    tail_decay: str = "sabine"
+    fit_decay_db: float = 30.0
     noise_type: str = "diffuse_white"
     noise_field: str = "spherical"
     noise_nfft: int = 256
@@ -117,7 +124,8 @@ def make_example(rng: np.random.Generator, acoustics: tuple, room_cfg: RoomConfi
         room = place_array_and_source(rng, room_cfg, dims, t60, weights, alpha)
         rir_seed = int(rng.integers(2**31))
         rir = simulate_rir(room, fs, cfg.backend, device=cfg.device, ism_decay_db=cfg.ism_decay_db,
-                           max_decay_db=cfg.max_decay_db, seed=rir_seed)
+                           max_decay_db=cfg.max_decay_db, seed=rir_seed, tail_decay=cfg.tail_decay,
+                           fit_decay_db=cfg.fit_decay_db)
         dp = direct_path_rir(room, fs, delay_offset=BACKEND_DELAY[cfg.backend])
         labels = rir_labels(rir, dp, fs, mic_pos=room.mic_pos, src_pos=room.src_pos, dims=room.dims,
                             sound_speed=room.sound_speed, drr_window_ms=cfg.drr_window_ms,
