@@ -59,6 +59,16 @@ def test_best_of_line_fits_matches_reference_loop():
     assert ours[1] == pytest.approx(ref[1], abs=1e-9)
 
 
+def test_best_of_line_fits_matches_reference_loop_on_simulated_rir():
+    from audiopipe.acoustics.rir import simulate_rir
+    from audiopipe.acoustics.rooms import make_room
+
+    room = make_room([6, 4, 3], 0.6, [[2, 2, 1.5], [2.1, 2, 1.5]], [4, 3, 1.6])
+    for h in simulate_rir(room, FS):  # zeros before the direct path: an EDC plateau
+        edc = P.schroeder_edc_db(h)
+        assert P.t60_from_edc(edc, FS)[0] == pytest.approx(_sar_ssl_cal_rt60(edc, FS)[0], rel=1e-6)
+
+
 def test_edc_is_zero_db_at_peak_and_decreasing():
     h = _exp_decay(0.5, 8000, np.random.default_rng(1))
     e = P.schroeder_edc_db(h)

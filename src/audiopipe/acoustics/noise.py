@@ -71,6 +71,12 @@ def mixing_matrices(coherence: np.ndarray, method: str = "cholesky") -> np.ndarr
         raise ValueError(f"unknown mixing method {method!r}; choose 'cholesky' or 'eigen'")
     g = np.asarray(coherence)
     out = np.zeros(g.shape, dtype=complex)
+    if method == "cholesky":
+        try:  # all bins at once; numpy raises if any bin is not positive definite
+            out[1:] = np.conj(np.swapaxes(np.linalg.cholesky(g[1:]), -1, -2))
+            return out
+        except np.linalg.LinAlgError:
+            pass
     for k in range(1, g.shape[0]):
         if method == "cholesky":
             try:
@@ -86,6 +92,9 @@ def mixing_matrices(coherence: np.ndarray, method: str = "cholesky") -> np.ndarr
 def mix_signals(signals: np.ndarray, mixing: np.ndarray) -> np.ndarray:
     """Impose the coherence: STFT, ``X(k, t) = C(k)^H N(k, t)`` per bin, inverse STFT.
 
+    Hann window of ``nfft`` samples, hop ``nfft / 4`` (75 % overlap, as SAR-SSL's
+    ``scipy.signal.stft`` call), zero padding at the edges; computed with ``torch.stft``.
+
     Parameters
     ----------
     signals : numpy.ndarray, shape (channels, samples)
@@ -97,15 +106,17 @@ def mix_signals(signals: np.ndarray, mixing: np.ndarray) -> np.ndarray:
     -------
     numpy.ndarray, shape (channels, samples)
     """
+    import torch
+
     nfft = 2 * (mixing.shape[0] - 1)
     n = signals.shape[-1]
-    _, _, spec = scipy.signal.stft(signals, window="hann", nperseg=nfft, noverlap=3 * nfft // 4, nfft=nfft)
-    out = np.einsum("fmn,mft->nft", np.conj(mixing), spec)
-    _, x = scipy.signal.istft(out, window="hann", nperseg=nfft, noverlap=3 * nfft // 4, nfft=nfft)
-    x = x[..., :n]
-    if x.shape[-1] < n:
-        x = np.pad(x, [(0, 0)] * (x.ndim - 1) + [(0, n - x.shape[-1])])
-    return x
+    x = torch.as_tensor(np.asarray(signals, np.float32))
+    win = torch.hann_window(nfft, periodic=True, dtype=torch.float32)
+    kw = dict(n_fft=nfft, hop_length=nfft // 4, window=win, center=True)
+    spec = torch.stft(x, pad_mode="constant", return_complex=True, **kw)  # (M, F, T)
+    c_h = torch.as_tensor(np.conj(np.swapaxes(mixing, -1, -2)).astype(np.complex64))  # C(k)^H, (F, M, M)
+    out = torch.matmul(c_h, spec.permute(1, 0, 2)).permute(1, 0, 2)  # (M, F, T)
+    return torch.istft(out, length=n, **kw).numpy()
 
 
 def diffuse_noise(

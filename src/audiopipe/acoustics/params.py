@@ -143,6 +143,20 @@ def schroeder_edc_db(rir, eps: float = 1e-10) -> np.ndarray:
     return 10.0 * np.log10(tail / (ref + eps) + eps)
 
 
+def _nearest_index(y: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """Index of the sample of ``y`` nearest to each level, first one on ties (as ``np.argmin``).
+
+    Uses binary search when ``y`` is non-increasing (an EDC), a full scan otherwise.
+    """
+    if y.size < 2 or np.any(np.diff(y) > 0):
+        return np.abs(y[None, :] - levels[:, None]).argmin(axis=1)
+    neg = -y
+    hi = np.clip(np.searchsorted(neg, -levels, side="left"), 0, y.size - 1)  # first y <= level
+    lo = np.clip(hi - 1, 0, y.size - 1)
+    pick = np.where(np.abs(y[lo] - levels) <= np.abs(y[hi] - levels), lo, hi)
+    return np.searchsorted(neg, -y[pick], side="left")  # first occurrence of that value
+
+
 def t60_from_edc(edc_db, fs: float, starts_db=EDC_STARTS_DB, spans_db=EDC_SPANS_DB) -> tuple[float, float]:
     """T60 in s from an EDC by SAR-SSL's best-of-line-fits procedure (``cal_rt60``).
 
@@ -174,8 +188,7 @@ def t60_from_edc(edc_db, fs: float, starts_db=EDC_STARTS_DB, spans_db=EDC_SPANS_
     starts = np.asarray(starts_db, float)
     ends = (starts[:, None] + np.asarray(spans_db, float)[None, :]).ravel()
     levels = np.concatenate([starts, ends])
-    # index of the EDC sample nearest to each level (first one on ties, as np.argmin)
-    near = np.abs(y[None, :] - levels[:, None]).argmin(axis=1)
+    near = _nearest_index(y, levels)
     i0 = np.repeat(near[: starts.size], len(spans_db))
     i1 = near[starts.size:]
     a, b = np.minimum(i0, i1), np.maximum(i0, i1)  # SAR-SSL slices [start:end) in decay order
