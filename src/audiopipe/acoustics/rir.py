@@ -82,25 +82,30 @@ def gpurir_available() -> bool:
     return bool(torch.cuda.is_available())
 
 
-def _frac_delay_taps(delay: torch.Tensor, half_width: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _frac_delay_taps(delay: torch.Tensor, half_width: int,
+                     amp: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Hann-windowed sinc taps of a fractional delay (samples): (index, value), each (..., 2W).
 
     Tap ``i`` (``i = -W+1 .. W``) sits at ``floor(delay) + i``, at ``t = i - f`` from the delay
-    (``f`` the fractional part); ``sinc(t) = (-1)^(i+1) sin(pi f) / (pi t)`` and the window
-    ``cos(pi t / W)`` come from one sine/cosine per delay by the angle-addition formulas.
+    (``f`` the fractional part, kept in ``[1e-6, 1 - 1e-6]`` so that ``t != 0``);
+    ``sinc(t) = (-1)^(i+1) sin(pi f) / (pi t)`` and the window
+    ``0.5 (1 + cos(pi t / W))`` come from one sine/cosine per delay by the angle-addition
+    formulas, so each tap costs a few multiplications. ``amp`` (same shape as ``delay``)
+    scales the taps.
     """
     base = torch.floor(delay)
-    f = (delay - base).unsqueeze(-1)
+    f = (delay - base).clamp_(1e-6, 1 - 1e-6).unsqueeze(-1)
     i = torch.arange(-half_width + 1, half_width + 1, device=delay.device, dtype=delay.dtype)
-    t = i - f
-    sign = 1.0 - 2.0 * torch.remainder(i + 1, 2)  # (-1)^(i+1)
-    sin_pf = torch.sin(math.pi * f)
-    num = sign * sin_pf
-    sinc = torch.where(t.abs() < 1e-6, torch.ones_like(t), num / (math.pi * t))
     ang = math.pi / half_width
-    win = 0.5 * (1.0 + torch.cos(ang * i) * torch.cos(ang * f) + torch.sin(ang * i) * torch.sin(ang * f))
-    idx = base.to(torch.long).unsqueeze(-1) + i.to(torch.long)
-    return idx, sinc * win
+    sign = 1.0 - 2.0 * torch.remainder(i + 1, 2)  # (-1)^(i+1)
+    scale = torch.sin(math.pi * f) / math.pi
+    if amp is not None:
+        scale = scale * amp.unsqueeze(-1)
+    val = (0.5 * torch.cos(ang * i)) * torch.cos(ang * f)  # window: 0.5 + 0.5 cos(a i - a f)
+    val.addcmul_(0.5 * torch.sin(ang * i), torch.sin(ang * f)).add_(0.5)
+    val.div_(i - f).mul_(sign).mul_(scale)
+    idx = base.to(torch.long).unsqueeze(-1) + torch.arange(-half_width + 1, half_width + 1, device=delay.device)
+    return idx, val
 
 
 def _axis_images(src: float, length: float, b0: float, b1: float, n_max: int, device, dtype):
@@ -227,8 +232,7 @@ def ism_rirs(
         keep = dist <= r_keep[mic_idx]
         dk, mk = dist[keep], mic_idx[keep]
         amp = gain[keep] / (4 * math.pi * dk)
-        idx, val = _frac_delay_taps(dk * (fs / c), half_width)
-        val = val * amp[:, None]
+        idx, val = _frac_delay_taps(dk * (fs / c), half_width, amp)
         # rows of n_samples + 2 W: taps before time 0 or past the end land in the margins
         idx = idx + (offset + half_width + mk * (n_samples + 2 * half_width))[:, None]
         pieces_idx.append(idx.reshape(-1))
