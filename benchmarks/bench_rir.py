@@ -82,17 +82,19 @@ def throughput(args):
     """RIRs per second of the batched ism backend on random SAR-SSL rooms."""
     rng = np.random.default_rng(0)
     rooms = [sample_room(rng, RoomConfig()) for _ in range(args.batch * args.batches)]
-    ism_rirs(rooms[: args.batch], FS, device=args.device)  # warm-up
+    kw = dict(device=args.device, tail_decay=args.tail_decay, fit_decay_db=args.fit_decay_db,
+              max_decay_db=args.max_decay_db, ism_decay_db=args.ism_decay_db)
+    ism_rirs(rooms[: args.batch], FS, **kw)  # warm-up
     if args.device.startswith("cuda"):
         torch.cuda.synchronize()
     t = time.perf_counter()
     for b in range(args.batches):
-        ism_rirs(rooms[b * args.batch:(b + 1) * args.batch], FS, device=args.device)
+        ism_rirs(rooms[b * args.batch:(b + 1) * args.batch], FS, **kw)
     if args.device.startswith("cuda"):
         torch.cuda.synchronize()
     dt = time.perf_counter() - t
     print(f"ism backend on {args.device} (threads {torch.get_num_threads()}): {len(rooms)} random SAR-SSL rooms, "
-          f"batch {args.batch}: {len(rooms) / dt:.1f} RIRs/s (2 channels, T60 U(0.2, 1.3) s)")
+          f"batch {args.batch}, tail {args.tail_decay}: {len(rooms) / dt:.1f} RIRs/s (2 channels, T60 U(0.2, 1.3) s)")
 
 
 def main():
