@@ -8,15 +8,13 @@ Settings live under ``sar_ssl.data`` in ``params.yaml``.
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 from pathlib import Path
 
 import numpy as np
 
 from audiopipe.acoustics.rooms import RoomConfig
-from audiopipe.io import read_jsonl, stable_seed, write_json
+from audiopipe.io import read_jsonl, write_json
 from audiopipe.signals.examples import SimulationConfig, simulate_shard
 from audiopipe.signals.shards import LABELS, read_shard, write_shard
 
@@ -109,7 +107,7 @@ def simulate(speech_manifest: Path, output: Path, set_name: str, shard: int, par
     for p in prov:
         p["speech"]["paths"] = [speech_root.get(i, i) for i in p["speech"]["ids"]]
     write_shard(output, signals, labels, room_id, prov, sampling_rate=cfg.sampling_rate,
-                seed=stable_seed(seed, set_name, "shard", shard), set_name=set_name, backend=cfg.backend,
+                seed=seed, set_name=set_name, backend=cfg.backend,
                 dtype=str(params.get("dtype", "float32")))
     log.info("%s: %d examples of set %s (shard %d)", output, len(prov), set_name, shard)
 

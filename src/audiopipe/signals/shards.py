@@ -10,6 +10,12 @@ One file per shard::
     provenance       (n,) variable-length UTF-8 JSON strings
     file attributes  sampling_rate, seed, set, backend
 
+The ``seed`` attribute is the set's base seed (``sar_ssl.data.seed``); every example's own seed,
+``stable_seed(seed, set, example_index)``, is in its provenance record (key ``seed``), with the
+room (size, T60 target, absorption, microphone and source positions), the RIR backend and tail
+seed, the noise type, field and SNR, and the speech record ids, paths and ``offset`` (samples
+into the concatenation of those records' selected spans).
+
 Datasets are contiguous and uncompressed (DESIGN.md); the file is written atomically.
 """
 
@@ -43,7 +49,7 @@ def write_shard(path: str | Path, signals: np.ndarray, labels: dict, room_id, pr
     sampling_rate : int
         Hz.
     seed : int
-        Seed of the shard.
+        Base seed of the set.
     set_name : str
         ``pretrain``, ``val``, ``test`` or a downstream set name.
     backend : str
