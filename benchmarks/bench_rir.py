@@ -25,7 +25,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from audiopipe.acoustics.params import rir_labels  # noqa: E402
-from audiopipe.acoustics.rir import (BACKEND_DELAY, direct_path_rir, ism_rirs, simulate_rir)  # noqa: E402
+from audiopipe.acoustics.rir import (backend_delay, direct_path_rir, ism_rirs, simulate_rir)  # noqa: E402
 from audiopipe.acoustics.rooms import RoomConfig, make_room, sample_room  # noqa: E402
 
 FS = 16000
@@ -35,7 +35,7 @@ ROOM = dict(dims=[7.0, 5.0, 3.0], mic_pos=[[2.45, 2.0, 1.4], [2.55, 2.0, 1.4]], 
 
 def rir_and_labels(room, backend, **kw):
     h = simulate_rir(room, FS, backend, **kw)
-    dp = direct_path_rir(room, FS, delay_offset=BACKEND_DELAY[backend])
+    dp = direct_path_rir(room, FS, delay_offset=backend_delay(backend))
     return rir_labels(h, dp, FS, mic_pos=room.mic_pos, src_pos=room.src_pos, dims=room.dims)
 
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from audiopipe.acoustics import params as P
-from audiopipe.acoustics.rir import (BackendUnavailableError, InvalidRIRError, check_rir, direct_path_rir,
+from audiopipe.acoustics.rir import (BackendUnavailableError, backend_delay, InvalidRIRError, check_rir, direct_path_rir,
                                      gpurir_available, ism_rirs, pyroomacoustics_rir, simulate_rir)
 from audiopipe.acoustics.rooms import Room, make_room
 
@@ -106,6 +106,9 @@ def test_guards():
     room = make_room([6, 4, 3], 0.5, MICS, SRC)
     with pytest.raises(ValueError, match="unknown RIR backend"):
         simulate_rir(room, FS, "raytracing")
+    with pytest.raises(ValueError, match="unknown RIR backend"):
+        backend_delay("raytracing")
+    assert backend_delay("pyroomacoustics") == 40.0
     if not gpurir_available():
         with pytest.raises(BackendUnavailableError, match="gpuRIR"):
             simulate_rir(room, FS, "gpurir")

@@ -424,8 +424,19 @@ def pyroomacoustics_rir(room: Room, fs: int, max_order: int | None = None) -> np
     return out
 
 
-#: samples by which each backend delays time 0 (for direct-path RIRs aligned with the full RIR)
-BACKEND_DELAY = {"ism": 0.0, "pyroomacoustics": 40.0, "gpurir": 0.0}
+def backend_delay(backend: str) -> float:
+    """Samples by which ``backend`` delays time 0 (to align direct-path RIRs with its RIRs).
+
+    pyroomacoustics delays by half its fractional-delay filter (``frac_delay_length // 2``,
+    40 samples by default); ``ism`` and ``gpurir`` do not delay.
+    """
+    if backend == "pyroomacoustics":
+        import pyroomacoustics as pra
+
+        return float(pra.constants.get("frac_delay_length") // 2)
+    if backend in BACKENDS:
+        return 0.0
+    raise ValueError(f"unknown RIR backend {backend!r}; choose one of {BACKENDS}")
 
 
 def gpurir_rir(room: Room, fs: int, ism_decay_db: float = 12.0, max_decay_db: float = 40.0) -> np.ndarray:

@@ -23,7 +23,7 @@ import numpy as np
 
 from audiopipe.acoustics import noise as anoise
 from audiopipe.acoustics.params import rir_labels
-from audiopipe.acoustics.rir import BACKEND_DELAY, direct_path_rir, simulate_rir
+from audiopipe.acoustics.rir import backend_delay, direct_path_rir, simulate_rir
 from audiopipe.acoustics.rooms import RoomConfig, place_array_and_source, sample_room_acoustics
 from audiopipe.io import stable_seed
 from audiopipe.signals.mix import convolve_rir, scale_noise_to_snr, speech_excerpt
@@ -126,7 +126,7 @@ def make_example(rng: np.random.Generator, acoustics: tuple, room_cfg: RoomConfi
         rir = simulate_rir(room, fs, cfg.backend, device=cfg.device, ism_decay_db=cfg.ism_decay_db,
                            max_decay_db=cfg.max_decay_db, seed=rir_seed, tail_decay=cfg.tail_decay,
                            fit_decay_db=cfg.fit_decay_db)
-        dp = direct_path_rir(room, fs, delay_offset=BACKEND_DELAY[cfg.backend])
+        dp = direct_path_rir(room, fs, delay_offset=backend_delay(cfg.backend))
         labels = rir_labels(rir, dp, fs, mic_pos=room.mic_pos, src_pos=room.src_pos, dims=room.dims,
                             sound_speed=room.sound_speed, drr_window_ms=cfg.drr_window_ms,
                             early_ms=cfg.c50_early_ms, absorption_surface=cfg.absorption_surface)
