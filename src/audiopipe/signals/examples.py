@@ -64,7 +64,9 @@ class SimulationConfig:
         ``total`` or ``half`` (see :func:`audiopipe.acoustics.params.absorption_sabine`).
     t60_tolerance_s : float
         Redraw array/source when the EDC T60 misses the target by more than this (SAR-SSL:
-        0.05 s); 0 disables the check.
+        0.05 s); 0 disables the check. The check assumes a Sabine-rate tail (gpuRIR, or ``ism``
+        with ``tail_decay="sabine"``); disable it for ``tail_decay="ism"`` or pyroomacoustics,
+        whose decay is not Sabine's, or most examples are redrawn.
     t60_min_fit_r : float
         Redraw when the EDC fit correlation ``|r|`` is below this (SAR-SSL: 0.5).
     max_redraws : int
