@@ -73,7 +73,6 @@ def test_fitted_tail_follows_the_image_sources():
         ism_rirs([room], FS, tail_decay="linear")
 
 
-@pytest.mark.slow
 def test_labels_close_to_pyroomacoustics():
     room = make_room([6, 4, 3], 0.5, MICS, SRC)
     a, b = simulate_rir(room, FS), simulate_rir(room, FS, "pyroomacoustics")

@@ -85,7 +85,6 @@ def test_params_validate_against_schema():
         jsonschema.validate(bad, schema)
 
 
-@pytest.mark.slow
 def test_simulate_and_summarize_stages(speech_manifest, tmp_path):
     data = yaml.safe_load((REPO / "params.sar_ssl.yaml").read_text())["sar_ssl"]["data"]
     data["sets"] = {"pretrain": {"rooms": 2, "examples_per_room": 2, "shards": 2, "duration_s": 1.0}}
