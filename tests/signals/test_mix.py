@@ -7,7 +7,7 @@ import pytest
 import scipy.signal
 
 from audiopipe.io import read_audio, read_jsonl
-from audiopipe.signals.mix import convolve_rir, scale_noise_to_snr, snr_db, speech_excerpt
+from audiopipe.signals.mix import convolve_rir, convolve_rirs, scale_noise_to_snr, snr_db, speech_excerpt
 
 FS = 16000
 
@@ -19,6 +19,10 @@ def test_convolution_matches_scipy_on_speech(fixtures_dir):
     ref = scipy.signal.fftconvolve(x[0][None, :], rir, axes=-1)[:, : x.shape[1]]
     assert y.shape == (2, x.shape[1])
     assert np.allclose(y, ref, atol=1e-4 * np.abs(ref).max())
+    short = rir[:, :50].copy()
+    a, b = convolve_rirs(x[0], rir, short)
+    assert np.allclose(a, y, atol=1e-5 * np.abs(y).max())
+    assert np.allclose(b, convolve_rir(x[0], short), atol=1e-5 * np.abs(y).max())
 
 
 @pytest.mark.parametrize("snr", [15.0, 22.5, 30.0])

@@ -26,7 +26,7 @@ from audiopipe.acoustics.params import rir_labels
 from audiopipe.acoustics.rir import backend_delay, direct_path_rir, simulate_rir
 from audiopipe.acoustics.rooms import RoomConfig, place_array_and_source, sample_room_acoustics
 from audiopipe.io import stable_seed
-from audiopipe.signals.mix import convolve_rir, scale_noise_to_snr, speech_excerpt
+from audiopipe.signals.mix import convolve_rirs, scale_noise_to_snr, speech_excerpt
 
 NOISE_TYPES = ("diffuse_white", "spatial_white", "none")
 
@@ -138,8 +138,7 @@ def make_example(rng: np.random.Generator, acoustics: tuple, room_cfg: RoomConfi
         if ok:
             break
     speech, sp_prov = speech_excerpt(rng, records, n_samples, fs, cache=cache)
-    reverberant = convolve_rir(speech, rir)
-    direct = convolve_rir(speech, dp)
+    reverberant, direct = convolve_rirs(speech, rir, dp)
     snr = float(cfg.snr_range[0] + rng.random() * (cfg.snr_range[1] - cfg.snr_range[0]))
     if cfg.noise_type == "diffuse_white":
         nz = anoise.diffuse_noise(rng, room.mic_pos, n_samples, fs, field=cfg.noise_field, nfft=cfg.noise_nfft,

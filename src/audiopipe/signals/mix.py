@@ -43,6 +43,36 @@ def convolve_rir(source: np.ndarray, rir: np.ndarray) -> np.ndarray:
     return scipy.fft.irfft(spec, nfft, axis=-1)[:, :n].astype(np.float32)
 
 
+def convolve_rirs(source: np.ndarray, *rirs: np.ndarray) -> list[np.ndarray]:
+    """:func:`convolve_rir` of one source with several RIRs, sharing the source's FFT.
+
+    Parameters
+    ----------
+    source : numpy.ndarray, shape (samples,)
+    *rirs : numpy.ndarray, shape (channels_i, taps_i)
+
+    Returns
+    -------
+    list of numpy.ndarray, shapes (channels_i, samples), float32
+    """
+    source = np.asarray(source, np.float32)
+    n = source.size
+    taps = max(r.shape[-1] for r in rirs)
+    nfft = scipy.fft.next_fast_len(n + taps - 1, real=True)
+    src = scipy.fft.rfft(source, nfft)[None, :]
+    stacked = np.zeros((sum(r.shape[0] for r in rirs), taps), np.float32)
+    k = 0
+    for r in rirs:
+        stacked[k:k + r.shape[0], :r.shape[-1]] = r
+        k += r.shape[0]
+    y = scipy.fft.irfft(src * scipy.fft.rfft(stacked, nfft, axis=-1), nfft, axis=-1)[:, :n].astype(np.float32)
+    out, k = [], 0
+    for r in rirs:
+        out.append(y[k:k + r.shape[0]])
+        k += r.shape[0]
+    return out
+
+
 def scale_noise_to_snr(reference: np.ndarray, noise: np.ndarray, snr_db: float, eps: float = 1e-10) -> np.ndarray:
     """Scale ``noise`` so that ``10 log10(P_reference / P_noise) = snr_db``.
 
