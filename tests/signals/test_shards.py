@@ -105,6 +105,10 @@ def test_simulate_and_summarize_stages(speech_manifest, tmp_path):
     assert main(["sar_ssl", "summarize", "--shards", *map(str, outs), "--output", str(summary)]) == 0
     js = json.loads(summary.read_text())
     assert js["pretrain"]["examples"] == 4 and js["pretrain"]["rooms"] == 2
+    bad = dict(data, ism_decay=12)
+    with pytest.raises(KeyError, match="ism_decay"):
+        main(["sar_ssl", "simulate", "--speech-manifest", str(speech_manifest), "--output", str(tmp_path / "x.h5"),
+              "--set-name", "pretrain", "--shard", "0", "--params", json.dumps(bad)])
     with pytest.raises(KeyError, match="unknown SAR-SSL set"):
         main(["sar_ssl", "simulate", "--speech-manifest", str(speech_manifest), "--output", str(tmp_path / "x.h5"),
               "--set-name", "downstream-rooms3-trial0", "--shard", "0", "--params", json.dumps(data)])

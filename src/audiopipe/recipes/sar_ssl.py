@@ -46,10 +46,21 @@ def data_sets(data: dict) -> dict[str, dict]:
     return out
 
 
+_OTHER_KEYS = ("seed", "sampling_rate", "speech_manifest", "dtype", "room", "noise", "sets", "downstream")
+_NOISE_KEYS = ("type", "field", "nfft", "snr_range")
+
+
 def _configs(data: dict, device: str | None) -> tuple[RoomConfig, SimulationConfig]:
+    """Room and simulation settings from ``sar_ssl.data``; an unknown key raises ``KeyError``."""
+    bad = sorted(set(data) - set(_SIM_KEYS) - set(_OTHER_KEYS))
+    if bad:
+        raise KeyError(f"unknown sar_ssl.data key(s) {bad}")
+    noise = data.get("noise", {})
+    bad = sorted(set(noise) - set(_NOISE_KEYS))
+    if bad:
+        raise KeyError(f"unknown sar_ssl.data.noise key(s) {bad}")
     room_cfg = RoomConfig.from_dict(data.get("room"))
     sim = {k: data[k] for k in _SIM_KEYS if k in data}
-    noise = data.get("noise", {})
     sim.update(noise_type=noise.get("type", "diffuse_white"), noise_field=noise.get("field", "spherical"),
                noise_nfft=int(noise.get("nfft", 256)), snr_range=tuple(noise.get("snr_range", (15.0, 30.0))),
                sampling_rate=int(data.get("sampling_rate", 16000)))
