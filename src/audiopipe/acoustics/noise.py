@@ -159,7 +159,7 @@ def diffuse_noise(
     """
     pos = np.asarray(mic_pos, float)
     if signals is None:
-        signals = rng.standard_normal((pos.shape[0], n_samples))
+        signals = rng.standard_normal((pos.shape[0], n_samples), dtype=np.float32)
     if signals.shape != (pos.shape[0], n_samples):
         raise ValueError(f"signals must have shape {(pos.shape[0], n_samples)}, got {signals.shape}")
     freqs = np.arange(nfft // 2 + 1) * fs / nfft
