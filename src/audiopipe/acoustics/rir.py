@@ -82,8 +82,8 @@ def gpurir_available() -> bool:
     return bool(torch.cuda.is_available())
 
 
-def _frac_delay_taps(delay: torch.Tensor, half_width: int,
-                     amp: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def _frac_delay_taps(delay: torch.Tensor, half_width: int, amp: torch.Tensor | None = None,
+                     offset: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Hann-windowed sinc taps of a fractional delay (samples): (index, value), each (..., 2W).
 
     Tap ``i`` (``i = -W+1 .. W``) sits at ``floor(delay) + i``, at ``t = i - f`` from the delay
@@ -91,7 +91,7 @@ def _frac_delay_taps(delay: torch.Tensor, half_width: int,
     ``sinc(t) = (-1)^(i+1) sin(pi f) / (pi t)`` and the window
     ``0.5 (1 + cos(pi t / W))`` come from one sine/cosine per delay by the angle-addition
     formulas, so each tap costs a few multiplications. ``amp`` (same shape as ``delay``)
-    scales the taps.
+    scales the taps; ``offset`` (integer, same shape) is added to the indices.
     """
     base = torch.floor(delay)
     f = (delay - base).clamp_(1e-6, 1 - 1e-6).unsqueeze(-1)
@@ -104,7 +104,10 @@ def _frac_delay_taps(delay: torch.Tensor, half_width: int,
     val = (0.5 * torch.cos(ang * i)) * torch.cos(ang * f)  # window: 0.5 + 0.5 cos(a i - a f)
     val.addcmul_(0.5 * torch.sin(ang * i), torch.sin(ang * f)).add_(0.5)
     val.div_(i - f).mul_(sign).mul_(scale)
-    idx = base.to(torch.long).unsqueeze(-1) + torch.arange(-half_width + 1, half_width + 1, device=delay.device)
+    base = base.to(torch.long)
+    if offset is not None:
+        base = base + offset
+    idx = base.unsqueeze(-1) + torch.arange(-half_width + 1, half_width + 1, device=delay.device)
     return idx, val
 
 
@@ -232,15 +235,17 @@ def ism_rirs(
         keep = dist <= r_keep[mic_idx]
         dk, mk = dist[keep], mic_idx[keep]
         amp = gain[keep] / (4 * math.pi * dk)
-        idx, val = _frac_delay_taps(dk * (fs / c), half_width, amp)
         # rows of n_samples + 2 W: taps before time 0 or past the end land in the margins
-        idx = idx + (offset + half_width + mk * (n_samples + 2 * half_width))[:, None]
+        idx, val = _frac_delay_taps(dk * (fs / c), half_width, amp,
+                                    offset + half_width + mk * (n_samples + 2 * half_width))
         pieces_idx.append(idx.reshape(-1))
         pieces_val.append(val.reshape(-1))
         meta.append((offset, m_count, n_samples, t_dir.cpu().numpy(), t_diff, t_max, room.t60, tail_fit))
         offset += m_count * (n_samples + 2 * half_width)
     buf = torch.zeros(offset, dtype=dtype, device=device)
-    if pieces_idx:
+    if len(pieces_idx) == 1:
+        buf.index_add_(0, pieces_idx[0], pieces_val[0])
+    elif pieces_idx:
         buf.index_add_(0, torch.cat(pieces_idx), torch.cat(pieces_val))
     out = []
     for k, (off, m_count, n_samples, t_dir, t_diff, t_max, t60, tail_fit) in enumerate(meta):
