@@ -1,0 +1,165 @@
+"""SAR-SSL (Yang & Li, arXiv 2312.00476): spatial acoustic representation learning — data stages.
+
+Simulated two-microphone signals with room-acoustic labels (TDOA, DRR, T60, C50, absorption),
+written as HDF5 shards (contract in :mod:`audiopipe.signals.shards`): the pretraining,
+validation and test sets and the downstream sets with 2/4/.../256 rooms and several trials.
+Settings live under ``sar_ssl.data`` in ``params.yaml``.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from audiopipe.acoustics.rooms import RoomConfig
+from audiopipe.io import read_jsonl, write_json
+from audiopipe.signals.examples import SimulationConfig, simulate_shard
+from audiopipe.signals.shards import LABELS, read_shard, write_shard
+
+log = logging.getLogger(__name__)
+
+_SIM_KEYS = ("backend", "device", "ism_decay_db", "max_decay_db", "tail_decay", "fit_decay_db", "drr_window_ms", "c50_early_ms",
+             "absorption_surface", "t60_tolerance_s", "t60_min_fit_r", "max_redraws")
+
+
+def data_sets(data: dict) -> dict[str, dict]:
+    """All simulated sets of ``sar_ssl.data``: name -> ``rooms``, ``examples_per_room``,
+    ``shards``, ``duration_s``.
+
+    Downstream sets are named ``downstream-rooms{R}-trial{t}`` for every ``R`` in
+    ``downstream.room_counts`` and ``t`` in ``0 .. downstream.trials - 1``.
+
+    Raises
+    ------
+    KeyError
+        If ``sets`` or ``downstream`` is missing.
+    """
+    out = {name: dict(spec) for name, spec in data["sets"].items()}
+    ds = data["downstream"]
+    for r in ds["room_counts"]:
+        for t in range(int(ds["trials"])):
+            out[f"downstream-rooms{int(r)}-trial{t}"] = {
+                "rooms": int(r), "examples_per_room": int(ds["examples_per_room"]),
+                "shards": int(ds["shards"]), "duration_s": float(ds["duration_s"])}
+    return out
+
+
+_OTHER_KEYS = ("seed", "sampling_rate", "speech_manifest", "dtype", "room", "noise", "sets", "downstream")
+_NOISE_KEYS = ("type", "field", "nfft", "snr_range")
+
+
+def _configs(data: dict, device: str | None) -> tuple[RoomConfig, SimulationConfig]:
+    """Room and simulation settings from ``sar_ssl.data``; an unknown key raises ``KeyError``."""
+    bad = sorted(set(data) - set(_SIM_KEYS) - set(_OTHER_KEYS))
+    if bad:
+        raise KeyError(f"unknown sar_ssl.data key(s) {bad}")
+    noise = data.get("noise", {})
+    bad = sorted(set(noise) - set(_NOISE_KEYS))
+    if bad:
+        raise KeyError(f"unknown sar_ssl.data.noise key(s) {bad}")
+    room_cfg = RoomConfig.from_dict(data.get("room"))
+    sim = {k: data[k] for k in _SIM_KEYS if k in data}
+    sim.update(noise_type=noise.get("type", "diffuse_white"), noise_field=noise.get("field", "spherical"),
+               noise_nfft=int(noise.get("nfft", 256)), snr_range=tuple(noise.get("snr_range", (15.0, 30.0))),
+               sampling_rate=int(data.get("sampling_rate", 16000)))
+    if device:
+        sim["device"] = device
+    return room_cfg, SimulationConfig(**sim)
+
+
+def simulate(speech_manifest: Path, output: Path, set_name: str, shard: int, params: dict,
+             device: str = "", threads: int = 1) -> None:
+    """Simulate one HDF5 shard of a SAR-SSL set (RIRs, speech, diffuse noise, labels).
+
+    Parameters
+    ----------
+    speech_manifest : Path
+        JSONL(.gz) manifest of source speech (``path``, ``sampling_rate``; optional ``start``,
+        ``duration`` in s and ``speaker``), e.g. the WSJ0 or demo-speech manifest.
+    output : Path
+        Shard file to write (``.h5``).
+    set_name : str
+        ``pretrain``, ``val``, ``test`` or ``downstream-rooms{R}-trial{t}`` (see ``data_sets``).
+    shard : int
+        Shard index within the set.
+    params : dict
+        The ``sar_ssl.data`` section of params.yaml.
+    device : str
+        torch device for the ``ism`` backend (default: ``params["device"]``).
+    threads : int
+        torch intra-op threads (1 per Snakemake job).
+
+    Raises
+    ------
+    KeyError
+        Unknown set name, or a required params key is missing.
+    ValueError
+        Bad shard index or an invalid speech record.
+    """
+    import torch
+
+    torch.set_num_threads(max(1, int(threads)))
+    sets = data_sets(params)
+    if set_name not in sets:
+        raise KeyError(f"unknown SAR-SSL set {set_name!r}; known: {sorted(sets)}")
+    spec = sets[set_name]
+    room_cfg, cfg = _configs(params, device or None)
+    records = read_jsonl(speech_manifest)
+    if not records:
+        raise ValueError(f"{speech_manifest}: speech manifest is empty")
+    seed = int(params["seed"])
+    signals, labels, room_id, prov = simulate_shard(
+        records, seed=seed, set_name=set_name, n_rooms=int(spec["rooms"]),
+        examples_per_room=int(spec["examples_per_room"]), n_shards=int(spec["shards"]), shard=int(shard),
+        duration_s=float(spec["duration_s"]), room_cfg=room_cfg, cfg=cfg)
+    speech_root = {str(r.get("id", r["path"])): str(r["path"]) for r in records}
+    for p in prov:
+        p["speech"]["paths"] = [speech_root.get(i, i) for i in p["speech"]["ids"]]
+    write_shard(output, signals, labels, room_id, prov, sampling_rate=cfg.sampling_rate,
+                seed=seed, set_name=set_name, backend=cfg.backend,
+                dtype=str(params.get("dtype", "float32")))
+    log.info("%s: %d examples of set %s (shard %d)", output, len(prov), set_name, shard)
+
+
+def summarize(shards: list[Path], output: Path) -> None:
+    """Summarise simulated shards: examples, rooms and label mean/std/min/max per set.
+
+    Parameters
+    ----------
+    shards : list of Path
+        Shard files written by ``simulate``.
+    output : Path
+        JSON file to write.
+
+    Raises
+    ------
+    ValueError
+        If a shard breaks the contract or holds non-finite labels.
+    """
+    per_set: dict[str, dict] = {}
+    for path in shards:
+        s = read_shard(path)
+        name = str(s["attrs"]["set"])
+        d = per_set.setdefault(name, {"shards": 0, "examples": 0, "rooms": set(), "labels": {k: [] for k in LABELS}})
+        d["shards"] += 1
+        d["examples"] += int(s["signals"].shape[0])
+        d["rooms"].update(int(r) for r in s["room_id"])
+        for k in LABELS:
+            v = s["labels"][k]
+            if not np.all(np.isfinite(v)):
+                raise ValueError(f"{path}: label {k} holds non-finite values")
+            d["labels"][k].extend(v.tolist())
+    out = {}
+    for name, d in sorted(per_set.items()):
+        out[name] = {"shards": d["shards"], "examples": d["examples"], "rooms": len(d["rooms"]),
+                     "labels": {k: {"mean": float(np.mean(v)), "std": float(np.std(v)), "min": float(np.min(v)),
+                                    "max": float(np.max(v))} for k, v in d["labels"].items() if v}}
+    write_json(output, out)
+
+
+STAGES = {
+    "simulate": simulate,
+    "summarize": summarize,
+}
