@@ -17,6 +17,7 @@ include: "workflow/rules/corpora.smk"
 include: "workflow/rules/clarity.smk"
 include: "workflow/rules/transcoder.smk"
 include: "workflow/rules/strf.smk"
+include: "workflow/rules/sar_ssl.smk"
 
 
 rule all:

@@ -45,3 +45,16 @@ rule clarity_prepare:
         "benchmarks/out/clarity/prepare_{split}.tsv"
     shell:
         "{AUDIOPIPE} clarity prepare --root {params.root} --split {wildcards.split} --output {output} > {log} 2>&1"
+
+
+rule demo_speech:
+    output:
+        "data/demo/speech/manifest.jsonl",
+    params:
+        fixtures=config.get("fixtures", ""),
+    log:
+        "logs/demo/speech.log",
+    benchmark:
+        "benchmarks/out/demo/speech.tsv"
+    shell:
+        "{AUDIOPIPE} demo speech --output {output} --fixtures {params.fixtures:q} > {log} 2>&1"

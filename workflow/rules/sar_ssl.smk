@@ -28,6 +28,9 @@ wildcard_constraints:
     sar_ssl_shard="[0-9]{4}",
 
 
+RECIPE_TARGETS["sar_ssl"] = lambda: ["results/sar_ssl/data/summary.json"]
+
+
 rule sar_ssl_data:
     input:
         "results/sar_ssl/data/summary.json",

@@ -285,4 +285,45 @@ def build_clarity_demo(
     log.info("clarity demo corpus written to %s (%s)", output_dir, origin)
 
 
-STAGES = {"clarity": build_clarity_demo}
+def build_speech_demo(output: Path, fixtures: str = "", wheel_dir: Path = Path("data/downloads"),
+                      sample_rate: int = 16000) -> None:
+    """Build a clean-speech manifest (WSJ0 stand-in) from real 16-kHz recordings.
+
+    Writes single-speaker pieces (1.5–3.5 s, cut along the RTTM turns) of the real pyannote
+    conversation and the CMU ARCTIC utterances as WAV files next to ``output`` and a manifest
+    (``id, path, sampling_rate, num_samples, num_channels, duration, speaker, provenance``).
+    Without the fixtures, the conversation comes from the pyannote.audio wheel.
+
+    Parameters
+    ----------
+    output : Path
+        Manifest path (``.jsonl`` or ``.jsonl.gz``); the WAVs go to ``<output dir>/wav/``.
+    fixtures : str
+        Path of ``shared/fixtures``; empty or missing falls back to the pyannote.audio wheel.
+    wheel_dir : Path
+        Folder holding ``pyannote_audio-*.whl`` for the fallback.
+    sample_rate : int
+        Rate of the written pieces (Hz).
+    """
+    from audiopipe.io import write_jsonl
+
+    fx = Path(fixtures) if fixtures and (Path(fixtures) / "README.md").is_file() else None
+    targets, interferers, origin = _speech_pool(fx, wheel_dir)
+    speech = [t for t in targets + interferers if t.get("type", "speech") == "speech"]
+    wav_dir = Path(output).parent / "wav"
+    records = []
+    for item in speech:
+        x = _resample(item["audio"], FS, sample_rate).astype(np.float32)
+        x = x / (np.abs(x).max() + 1e-9) * 0.9
+        path = wav_dir / f"{item['name']}.wav"
+        write_audio(path, x, sample_rate, subtype="PCM_16")
+        records.append({"id": item["name"], "path": str(path), "sampling_rate": sample_rate,
+                        "num_samples": len(x), "num_channels": 1, "duration": len(x) / sample_rate,
+                        "speaker": item["source"].rsplit("(", 1)[-1].rstrip(")") if "(" in item["source"] else item["name"],
+                        "provenance": item["source"]})
+    records.sort(key=lambda r: r["id"])
+    write_jsonl(output, records)
+    log.info("%d real speech pieces (%s) -> %s", len(records), origin, output)
+
+
+STAGES = {"clarity": build_clarity_demo, "speech": build_speech_demo}
