@@ -14,7 +14,11 @@ def clarity_systems():
     return [f"results/clarity/{s.plan}/{s.id}/metrics.json" for s in recipe_settings("clarity")]
 
 
-RECIPE_TARGETS["clarity"] = lambda: ["results/clarity/metrics.json", "results/clarity/tables/systems.md"]
+RECIPE_TARGETS["clarity"] = lambda: [
+    "results/clarity/metrics.json",
+    "results/clarity/tables/systems.md",
+    "results/clarity/tables/clarity.md",
+]
 
 
 rule clarity_cache:
@@ -150,3 +154,18 @@ rule clarity_report:
     shell:
         "{AUDIOPIPE} clarity report --baseline {input.baseline} --systems {input.systems}"
         " --output {output.metrics} --table {output.table} > {log} 2>&1"
+
+
+rule clarity_table:
+    input:
+        [m.replace("metrics.json", "scores.csv") for m in clarity_systems()],
+    output:
+        md="results/clarity/tables/clarity.md",
+        csv="results/clarity/tables/clarity.csv",
+        png=report("results/clarity/tables/clarity.png", category="clarity", caption="../report/clarity_table.rst"),
+    params:
+        select=lambda wc: shlex.quote(recipe_selector("clarity")),
+    log:
+        "logs/clarity/table.log",
+    shell:
+        "{AUDIOPIPE} table clarity -s {params.select} --out-dir results/clarity/tables > {log} 2>&1"

@@ -25,8 +25,8 @@ def json_arg(obj):
     return shlex.quote(json.dumps(obj, sort_keys=True))
 
 
-def recipe_settings(recipe):
-    """Settings of a recipe's plans chosen by --config select=..., else by <recipe>.select."""
+def recipe_selector(recipe):
+    """The doce selector in force for a recipe: --config select=..., else <recipe>.select."""
     section = config[recipe]
     plans = load_plans(section)
     selector = config.get("select") or ""
@@ -37,7 +37,12 @@ def recipe_settings(recipe):
         selector = ":".join(t + ("/" if t in plans else "") for t in terms)
     if not selector:
         selector = ":".join(t + ("/" if t in plans else "") for t in section.get("select", "").split(":") if t)
-    return select_settings(plans, selector or None)
+    return selector
+
+
+def recipe_settings(recipe):
+    """Settings of a recipe's plans chosen by :func:`recipe_selector`."""
+    return select_settings(load_plans(config[recipe]), recipe_selector(recipe) or None)
 
 
 def setting_values(recipe, plan, setting):

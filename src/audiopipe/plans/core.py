@@ -96,6 +96,9 @@ class Plan:
     default: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self.factors = {k: [_plain(v) for v in lv] if isinstance(lv, list) else lv
+                        for k, lv in self.factors.items()}
+        self.default = {k: _plain(v) for k, v in self.default.items()}
         for k, levels in self.factors.items():
             if not isinstance(levels, list) or not levels:
                 raise ValueError(f"plan {self.name!r}: factor {k!r} needs a non-empty list of levels")
@@ -107,7 +110,6 @@ class Plan:
         unknown = set(self.default) - set(self.factors)
         if unknown:
             raise ValueError(f"plan {self.name!r}: default names unknown factor(s) {sorted(unknown)}")
-        self.factors = {k: [_plain(v) for v in lv] for k, lv in self.factors.items()}
 
     def settings(self) -> list[Setting]:
         """All settings of the grid, in factor-declaration order."""
