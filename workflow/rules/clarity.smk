@@ -138,6 +138,8 @@ rule clarity_summarize:
         sysdir="baseline|(?!baseline)[^/]+/[^/]+",
     log:
         "logs/clarity/{sysdir}/summarize.log",
+    benchmark:
+        "benchmarks/out/clarity/{sysdir}/summarize.tsv"
     shell:
         "{AUDIOPIPE} clarity summarize --chunks {input} --scores {output.scores} --metrics {output.metrics} > {log} 2>&1"
 
@@ -151,6 +153,8 @@ rule clarity_report:
         table=report("results/clarity/tables/systems.md", category="clarity", caption="../report/clarity.rst"),
     log:
         "logs/clarity/report.log",
+    benchmark:
+        "benchmarks/out/clarity/report.tsv"
     shell:
         "{AUDIOPIPE} clarity report --baseline {input.baseline} --systems {input.systems}"
         " --output {output.metrics} --table {output.table} > {log} 2>&1"
@@ -167,5 +171,7 @@ rule clarity_table:
         select=lambda wc: shlex.quote(recipe_selector("clarity")),
     log:
         "logs/clarity/table.log",
+    benchmark:
+        "benchmarks/out/clarity/table.tsv"
     shell:
         "{AUDIOPIPE} table clarity -s {params.select} --out-dir results/clarity/tables > {log} 2>&1"
