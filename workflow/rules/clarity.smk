@@ -48,7 +48,7 @@ rule clarity_train:
         model=json_arg(CL["model"]),
         train=json_arg(CL["train"]),
         setting=lambda wc: json_arg(setting_values("clarity", wc.plan, wc.setting)),
-    threads: workflow.cores
+    threads: 2
     resources:
         gpu=1,
     log:
