@@ -213,11 +213,22 @@ def read_audio(
 
 
 def write_audio(path: str | os.PathLike, x: np.ndarray, sampling_rate: int, subtype: str = "FLOAT") -> None:
-    """Atomically write ``x`` of shape ``(channels, samples)`` or ``(samples,)`` as WAV."""
+    """Atomically write ``x`` of shape ``(channels, samples)`` or ``(samples,)`` as WAV.
+
+    Byte-identical for identical input (no time-stamped PEAK chunk in float files).
+    """
     x = np.asarray(x)
     data = x.T if x.ndim == 2 else x
+    channels = 1 if data.ndim == 1 else data.shape[1]
     with atomic_path(path) as tmp:
-        sf.write(str(tmp), data, sampling_rate, subtype=subtype, format="WAV")
+        with sf.SoundFile(str(tmp), "w", sampling_rate, channels, subtype=subtype, format="WAV") as fh:
+            # libsndfile stamps float WAVs with a PEAK chunk holding the current time; drop it so
+            # the same samples give the same bytes (determinism rule)
+            sf._snd.sf_command(fh._file, _SFC_SET_ADD_PEAK_CHUNK, sf._ffi.NULL, 0)
+            fh.write(data)
+
+
+_SFC_SET_ADD_PEAK_CHUNK = 0x1050  # libsndfile sndfile.h
 
 
 def stable_seed(*parts: Any) -> int:

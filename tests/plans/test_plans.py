@@ -59,3 +59,9 @@ def test_bad_plans_rejected():
         Plan("g", {"lr": [1]}, {"X": 3})
     with pytest.raises(ValueError, match="may not contain"):
         Plan("g", {"name": ["a+b"]})
+
+
+def test_bare_plan_name_selects_the_whole_plan():
+    plans = load_plans({"plans": {"a": {"factors": {"lr": [1, 2]}}, "b": {"factors": {"lr": [3]}}}})
+    assert [(s.plan, s.id) for s in select(plans, "a")] == [("a", "lr=1"), ("a", "lr=2")]
+    assert [(s.plan, s.id) for s in select(plans, "b:a/lr=2")] == [("a", "lr=2"), ("b", "lr=3")]

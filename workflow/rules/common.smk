@@ -26,18 +26,15 @@ def json_arg(obj):
 
 
 def recipe_selector(recipe):
-    """The doce selector in force for a recipe: --config select=..., else <recipe>.select."""
-    section = config[recipe]
-    plans = load_plans(section)
-    selector = config.get("select") or ""
-    if selector:
-        # keep the terms that name this recipe's plans (or no plan at all)
-        terms = [t for t in selector.split(":") if "/" not in t or t.split("/")[0] in plans]
-        terms = [t for t in terms if "=" in t or t in plans]
-        selector = ":".join(t + ("/" if t in plans else "") for t in terms)
-    if not selector:
-        selector = ":".join(t + ("/" if t in plans else "") for t in section.get("select", "").split(":") if t)
-    return selector
+    """The doce selector in force for a recipe: --config select=..., else <recipe>.select.
+
+    Terms of a global selector that name another recipe's plans are dropped; when none is left,
+    the recipe's own default selection applies.
+    """
+    plans = load_plans(config[recipe])
+    terms = [t for t in (config.get("select") or "").split(":") if t]
+    terms = [t for t in terms if t.split("/")[0] in plans or ("/" not in t and "=" in t)]
+    return ":".join(terms) or config[recipe].get("select", "")
 
 
 def recipe_settings(recipe):

@@ -16,8 +16,8 @@ Plans are declared in ``params.yaml`` under each recipe::
           default: {lr: 0.001, X: 7}
 
 Selectors use doce's syntax: ``plan/factor=value+factor2=value2``; several selectors chained with
-``:`` select the union; a value list is written ``factor=v1,v2``; a selector without ``plan/``
-applies to every plan that has the named factors.
+``:`` select the union; a value list is written ``factor=v1,v2``; a bare plan name selects the
+whole plan; a selector without ``plan/`` applies to every plan that has the named factors.
 
 Values reach jobs as plain Python types (``int``, ``float``, ``str``, ``bool``), never numpy
 scalars — the gap that Snakemake's ``Paramspace`` leaves.
@@ -164,7 +164,9 @@ def parse_selector(selector: str | None) -> list[tuple[str | None, dict[str, lis
     if not selector:
         return []
     out = []
-    for chunk in selector.split(":"):
+    for chunk in filter(None, selector.split(":")):
+        if "/" not in chunk and "=" not in chunk:  # a bare plan name: the whole plan
+            chunk += "/"
         plan, _, body = chunk.rpartition("/")
         cond: dict[str, list[str]] = {}
         for term in filter(None, body.split("+")):
