@@ -18,7 +18,6 @@ mode).
 
 from __future__ import annotations
 
-import copy
 import json
 import logging
 import math
@@ -31,7 +30,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from audiopipe.io import stable_seed
+from audiopipe.io import atomic_path, stable_seed
 from audiopipe.models.mc_conformer import (
     DownstreamRegressor,
     MCConformer,
@@ -291,13 +290,15 @@ class SmoothedEarlyStopping(L.Callback):
     an epoch with ``s`` <= the best so far is the best epoch, otherwise a counter grows; when it
     reaches ``patience`` the learning rate is divided by 10 and the counter reset, up to
     ``n_decays`` times, after which training stops (``run_downstream.py``, ``num_stop_th=1``).
-    The weights of the ``n_average`` epochs ending at the best epoch are kept and averaged
-    (``Learner.ensembling``). The state is saved in Lightning checkpoints, so a resumed run
-    continues the same rule.
+    The weights of every epoch are saved to ``weights_dir/epoch=<n>.pt`` (those that can no
+    longer enter an average are deleted) and the ``n_average`` epochs ending at the best epoch
+    are averaged (``Learner.ensembling``). The counters are saved in Lightning checkpoints, so a
+    resumed run continues the same rule.
     """
 
-    def __init__(self, alpha: float = 0.6, patience: int = 10, n_decays: int = 1,
-                 n_average: int = 5, monitor: str = "val_loss"):
+    def __init__(self, weights_dir: Path, alpha: float = 0.6, patience: int = 10,
+                 n_decays: int = 1, n_average: int = 5, monitor: str = "val_loss"):
+        self.weights_dir = Path(weights_dir)
         self.alpha, self.patience, self.n_decays = alpha, patience, n_decays
         self.n_average, self.monitor = n_average, monitor
         self.smooth: float | None = None
@@ -306,56 +307,71 @@ class SmoothedEarlyStopping(L.Callback):
         self.decays = 0
         self.best_epoch = -1
         self.history: list[float] = []
-        self.recent: list[tuple[int, dict]] = []
-        self.best_window: list[tuple[int, dict]] = []
         self.stopped = False
+
+    def _path(self, epoch: int) -> Path:
+        return self.weights_dir / f"epoch={epoch}.pt"
+
+    def best_window(self) -> list[int]:
+        """Epochs whose weights are averaged: the ``n_average`` ending at the best epoch."""
+        return list(range(max(0, self.best_epoch - self.n_average + 1), self.best_epoch + 1))
 
     def on_validation_epoch_end(self, trainer, pl_module):
         if trainer.sanity_checking:
             return
         val = float(trainer.callback_metrics[self.monitor])
+        epoch = trainer.current_epoch
         self.history.append(val)
         self.smooth = val if self.smooth is None else self.alpha * self.smooth + (1 - self.alpha) * val
-        epoch = trainer.current_epoch
-        state = {k: v.detach().cpu().clone() for k, v in pl_module.state_dict().items()}
-        self.recent = (self.recent + [(epoch, state)])[-self.n_average:]
+        self.weights_dir.mkdir(parents=True, exist_ok=True)
+        with atomic_path(self._path(epoch)) as tmp:
+            torch.save({k: v.detach().cpu() for k, v in pl_module.state_dict().items()}, tmp)
         if self.smooth <= self.best:
             self.best, self.counter, self.best_epoch = self.smooth, 0, epoch
-            self.best_window = list(self.recent)
-            return
-        self.counter += 1
-        if self.counter >= self.patience:
-            if self.decays < self.n_decays:
-                self.decays += 1
-                self.counter = 0
-                for opt in trainer.optimizers:
-                    for g in opt.param_groups:
-                        g["lr"] /= 10.0
-                log.info("epoch %d: smoothed val loss stalled, learning rate / 10", epoch)
-            else:
-                self.stopped = True
-                trainer.should_stop = True
+        else:
+            self.counter += 1
+            if self.counter >= self.patience:
+                if self.decays < self.n_decays:
+                    self.decays += 1
+                    self.counter = 0
+                    for opt in trainer.optimizers:
+                        for g in opt.param_groups:
+                            g["lr"] /= 10.0
+                    log.info("epoch %d: smoothed val loss stalled, learning rate / 10", epoch)
+                else:
+                    self.stopped = True
+                    trainer.should_stop = True
+        keep = set(self.best_window()) | set(range(epoch - self.n_average + 1, epoch + 1))
+        for f in self.weights_dir.glob("epoch=*.pt"):
+            if int(f.stem.split("=")[1]) not in keep:
+                f.unlink()
 
     def on_train_start(self, trainer, pl_module):
         if self.stopped:  # a resumed run that had already met the stopping rule
             trainer.should_stop = True
 
     def averaged_state(self) -> dict:
-        """Mean of the kept best-window state dicts (integer buffers: the latest value).
+        """Mean of the best-window weights (integer buffers: the latest value).
 
         Raises
         ------
         RuntimeError
             If no validation epoch has run.
+        FileNotFoundError
+            If a weight file of the window is missing.
         """
-        if not self.best_window:
+        if self.best_epoch < 0:
             raise RuntimeError("no validation epoch recorded; cannot average weights")
-        return average_states([s for _, s in self.best_window])
+        states = []
+        for e in self.best_window():
+            if not self._path(e).is_file():
+                raise FileNotFoundError(f"{self._path(e)}: weights of epoch {e} missing")
+            states.append(torch.load(self._path(e), map_location="cpu", weights_only=True))
+        return average_states(states)
 
     def state_dict(self) -> dict:
         return {k: getattr(self, k) for k in ("smooth", "best", "counter", "decays",
-                                              "best_epoch", "history", "recent", "best_window",
-                                              "stopped")}
+                                              "best_epoch", "history", "stopped")}
 
     def load_state_dict(self, state_dict: dict) -> None:
         for k, v in state_dict.items():
@@ -382,13 +398,14 @@ class _Throughput(L.Callback):
             self.rates.append(self._n / dt)
 
 
-def _trainer(out_dir: Path, max_epochs: int, callbacks: list, monitor: str) -> tuple:
+def _trainer(out_dir: Path, max_epochs: int, callbacks: list, monitor: str | None) -> tuple:
+    """Trainer checkpointing every epoch (``last.ckpt``; ``best.ckpt`` by ``monitor`` if given)."""
     ckpt = L.pytorch.callbacks.ModelCheckpoint(
         dirpath=out_dir / "checkpoints", filename="best", monitor=monitor, mode="min",
-        save_top_k=1, save_last=True, every_n_epochs=1)
+        save_top_k=1 if monitor else 0, save_last=True, every_n_epochs=1)
     trainer = L.Trainer(
         max_epochs=max_epochs, accelerator="auto", devices=1, callbacks=[ckpt, *callbacks],
-        logger=L.pytorch.loggers.CSVLogger(str(out_dir), name="logs", version=0),
+        logger=L.pytorch.loggers.CSVLogger(str(out_dir), name="logs"),  # a new version per (re)run
         enable_progress_bar=True, enable_model_summary=False, num_sanity_val_steps=0,
         deterministic=True)
     last = out_dir / "checkpoints" / "last.ckpt"
@@ -426,7 +443,7 @@ def run_pretraining(train: list[Path], val: list[Path], out_dir: Path, *, model:
     best = torch.load(ckpt.best_model_path or ckpt.last_model_path, map_location="cpu",
                       weights_only=False)
     state = {k[len("net."):]: v for k, v in best["state_dict"].items() if k.startswith("net.")}
-    metrics = _read_csv_metrics(out_dir / "logs" / "version_0" / "metrics.csv")
+    metrics = _read_csv_metrics(out_dir / "logs")
     return {
         "state": state,
         "best_val_loss": float(ckpt.best_model_score) if ckpt.best_model_score is not None else None,
@@ -438,16 +455,19 @@ def run_pretraining(train: list[Path], val: list[Path], out_dir: Path, *, model:
     }
 
 
-def _read_csv_metrics(path: Path) -> list[dict]:
-    """Epoch rows of a Lightning CSV log (empty when absent)."""
+def _read_csv_metrics(log_dir: Path) -> list[dict]:
+    """Per-epoch rows of the Lightning CSV logs of every (re)run in ``log_dir`` (later wins)."""
     import pandas as pd
 
-    if not path.is_file():
+    frames = []
+    for f in sorted(log_dir.glob("version_*/metrics.csv"),
+                    key=lambda p: int(p.parent.name.split("_")[1])):
+        df = pd.read_csv(f)
+        if "epoch" in df:
+            frames.append(df)
+    if not frames:
         return []
-    df = pd.read_csv(path)
-    if "epoch" not in df:
-        return []
-    rows = df.groupby("epoch").last().reset_index()
+    rows = pd.concat(frames).groupby("epoch").last().reset_index()
     return json.loads(rows.to_json(orient="records"))
 
 
@@ -469,9 +489,9 @@ def run_downstream(train_rows: list[tuple[int, int]], train: list[Path], val: li
     module = DownstreamModule(model, task, mode, lr=lr, pretrained=pretrained)
     tr = FeatureShards(train, task, rows=train_rows)
     va, te = FeatureShards(val, task), FeatureShards(test, task)
-    stopper = SmoothedEarlyStopping(smooth_alpha, patience, n_decays, n_average)
+    stopper = SmoothedEarlyStopping(out_dir / "weights", smooth_alpha, patience, n_decays, n_average)
     speed = _Throughput()
-    trainer, _, resume = _trainer(out_dir, max_epochs, [stopper, speed], "val_loss")
+    trainer, _, resume = _trainer(out_dir, max_epochs, [stopper, speed], None)
     trainer.fit(module, _loader(tr, batch_size, True, seed), _loader(va, 64, False, seed),
                 ckpt_path=resume)
     module.load_state_dict(stopper.averaged_state())
@@ -486,7 +506,7 @@ def run_downstream(train_rows: list[tuple[int, int]], train: list[Path], val: li
     return {
         "mae": err / n, "mse": sq / n, "unit": TASKS[task][1],
         "best_epoch": stopper.best_epoch,
-        "averaged_epochs": [e for e, _ in stopper.best_window],
+        "averaged_epochs": stopper.best_window(),
         "epochs_run": len(stopper.history), "val_history": stopper.history,
         "lr_decays": stopper.decays,
         "n_trainable": sum(p.numel() for p in module.parameters() if p.requires_grad),
@@ -499,5 +519,5 @@ def average_states(states: list[dict]) -> dict:
     """Element-wise mean of state dicts (integer tensors: taken from the last)."""
     out = {}
     for k, v in states[-1].items():
-        out[k] = sum(s[k] for s in states) / len(states) if v.is_floating_point() else copy.deepcopy(v)
+        out[k] = sum(s[k] for s in states) / len(states) if v.is_floating_point() else v.clone()
     return out
