@@ -102,3 +102,10 @@ def test_missing_contract_key_is_named(signal_shards, tmp_path):
     with pytest.raises(KeyError, match="labels/c50_db"):
         cache_features(bad, tmp_path / "out.h5")
     assert not (tmp_path / "out.h5").exists()
+
+
+def test_cache_is_byte_deterministic(signal_shards, tmp_path):
+    a, b = tmp_path / "a.h5", tmp_path / "b.h5"
+    cache_features(signal_shards["test"], a)
+    cache_features(signal_shards["test"], b)
+    assert a.read_bytes() == b.read_bytes()
