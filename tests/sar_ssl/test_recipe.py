@@ -35,6 +35,10 @@ def test_setting_ids_doce_style_roundtrip():
         R.parse_setting("lr=1", PLAN)
     with pytest.raises(ValueError, match="lacks factor"):
         R.plan_settings({"factors": {"task": ["TDOA"]}, "default": {}})
+    loro = {"factors": {"task": ["DRR"], "mode": ["finetune"], "fold": [0, 1, 2]},
+            "default": {"task": "DRR", "mode": "finetune", "fold": 0}}
+    assert R.plan_settings(loro) == ["default", "fold=1", "fold=2"]
+    assert R.parse_setting("fold=2", loro)["fold"] == 2
 
 
 def test_params_plans_are_valid_and_small():
@@ -69,6 +73,21 @@ def test_table_mean_std_and_plot(tmp_path):
         R.table(tmp_path, PLAN, out, tmp_path / "t.md", tmp_path / "p.png")
 
 
+def test_table_of_a_leave_one_room_out_plan(tmp_path):
+    loro = {"factors": {"task": ["DRR"], "mode": ["finetune", "scratch"], "fold": [0, 1, 2]},
+            "default": {"task": "DRR", "mode": "finetune", "fold": 0}}
+    for i, sid in enumerate(R.plan_settings(loro)):
+        (tmp_path / sid).mkdir()
+        (tmp_path / sid / "metrics.json").write_text(json.dumps(
+            {**R.parse_setting(sid, loro), "mae": float(i), "unit": "dB"}))
+    R.table(tmp_path, loro, tmp_path / "t.csv", tmp_path / "t.md", tmp_path / "p.png")
+    df = pd.read_csv(tmp_path / "t.csv")
+    assert list(df["mode"]) == ["finetune", "scratch"] and (df.n_trials == 3).all()
+    assert "n_rooms" not in df and list(df.mae_mean) == [2.0, 3.0]  # folds i = 0,2,4 | 1,3,5
+    assert list(df.mae_std) == [2.0, 2.0]
+    assert "| DRR | dB | 2 ± 2 | 3 ± 2 |" in (tmp_path / "t.md").read_text()
+
+
 def test_cli_builds_stage_parsers(monkeypatch, capsys):
     monkeypatch.setitem(cli.RECIPES, "sar_ssl_learn", ("audiopipe.recipes.sar_ssl_learn", ""))
     parser = cli.build_recipe_parser("sar_ssl_learn")
@@ -99,10 +118,12 @@ def json_arg(d):
 
 @pytest.mark.slow
 def test_snakemake_subdag_runs_and_resumes(signal_shards, tmp_path):
-    """The rules on fixture shards: features -> pretrain -> 2 settings -> table; rerun no-op."""
+    """The rules on fixture shards: features -> pretrain -> 2 settings -> table, and a
+    leave-one-room-out plan on an "ACE" set (here: the 8 dEchorate pseudo-rooms of the train
+    shard); a rerun is a no-op."""
     work = tmp_path / "w"
     for name, setname in [("pretrain", "pretrain"), ("val", "preval"), ("train", "train"),
-                          ("val", "val"), ("test", "test")]:
+                          ("val", "val"), ("test", "test"), ("train", "ace")]:
         d = work / "data/interim/sar_ssl/signals" / setname
         d.mkdir(parents=True, exist_ok=True)
         (d / "shard-000.h5").symlink_to(signal_shards[name])
@@ -111,7 +132,11 @@ def test_snakemake_subdag_runs_and_resumes(signal_shards, tmp_path):
                                     model=dict(d_spatial=16, d_spectral=16, n_spatial_layers=1,
                                                n_spectral_layers=1, cnn_channels=4,
                                                conv_kernel=5, decoder_factor=1, n_heads=2))
-    p["sar_ssl"]["downstream"].update(max_epochs=2, examples_per_room=2, run_plans=["tiny"])
+    p["sar_ssl"]["downstream"].update(max_epochs=2, examples_per_room=2,
+                                      run_plans=["tiny", "tiny_loro"])
+    p["sar_ssl"]["plans"]["tiny_loro"] = {
+        "factors": {"task": ["DRR"], "mode": ["scratch"], "fold": [0, 1]},
+        "default": {"task": "DRR", "mode": "scratch", "fold": 0}}
     p["sar_ssl"]["plans"]["tiny"] = {
         "factors": {"task": ["TDOA"], "mode": ["finetune", "scratch"], "n_rooms": [2],
                     "trial": [0]},
@@ -134,5 +159,9 @@ def test_snakemake_subdag_runs_and_resumes(signal_shards, tmp_path):
     df = pd.read_csv(res / "table.csv")
     assert set(df["mode"]) == {"finetune", "scratch"} and (df.mae_mean > 0).all()
     assert (res / "mae_vs_rooms.png").is_file() and (res / "mode=scratch/metrics.json").is_file()
+    loro = pd.read_csv(work / "results/sar_ssl/tiny_loro/table.csv")
+    assert len(loro) == 1 and loro.n_trials.iloc[0] == 2
+    m = json.loads((work / "results/sar_ssl/tiny_loro/fold=1/metrics.json").read_text())
+    assert m["test_room"] not in m["train_rooms"] and m["n_test"] == 3
     r = subprocess.run(cmd + ["-n"], cwd=work, env=env, capture_output=True, text=True)
     assert r.returncode == 0 and "Nothing to be done" in r.stdout + r.stderr

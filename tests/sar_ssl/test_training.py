@@ -13,6 +13,7 @@ from audiopipe.training.sar_ssl import (
     FeatureShards,
     SmoothedEarlyStopping,
     cosine_factor,
+    leave_one_room_out,
     run_downstream,
     run_pretraining,
     select_rooms,
@@ -33,6 +34,24 @@ def test_select_rooms_is_deterministic_and_capped():
     assert len(trials) > 1  # trials draw different room sets
     with pytest.raises(ValueError, match="n_rooms=5"):
         select_rooms(ex, 5, 0, 2)
+
+
+def test_leave_one_room_out_partitions_rooms():
+    ex = [(0, i, room) for i, room in enumerate([3, 3, 4, 4, 5, 6, 6, 8])]
+    seen_test = set()
+    for fold in range(5):
+        rows, rooms = leave_one_room_out(ex, fold, seed=1)
+        by = {k: {ex[r][2] for _, r in v} for k, v in rows.items()}
+        assert by["test"] == {rooms["test_room"]} and by["val"] == {rooms["val_room"]}
+        assert by["train"] == set(rooms["train_rooms"]) and len(by["train"]) == 3
+        assert sum(len(v) for v in rows.values()) == len(ex)
+        seen_test.add(rooms["test_room"])
+        assert leave_one_room_out(ex, fold, seed=1) == (rows, rooms)
+    assert seen_test == {3, 4, 5, 6, 8}
+    with pytest.raises(ValueError, match="fold=5"):
+        leave_one_room_out(ex, 5)
+    with pytest.raises(ValueError, match=">= 3 rooms"):
+        leave_one_room_out(ex[:4], 0)
 
 
 def test_cosine_schedule():

@@ -1,5 +1,7 @@
 # SAR-SSL learning sub-DAG (issue 5): feature cache per shard -> pre-training -> one job per
 # downstream plan setting -> table + MAE-vs-rooms plot per plan.
+# Plans with a `fold` factor run leave-one-room-out on the measured-RIR set (sets.real, e.g.
+# ACE) instead of drawing n_rooms simulated rooms per trial.
 # Wiring only; every command is `audiopipe sar_ssl <stage>` (audiopipe.recipes.sar_ssl_learn).
 # Uses AUDIOPIPE, GPU_RUN and json_arg from common.smk; config["sar_ssl"] from params.yaml.
 
@@ -15,6 +17,20 @@ def sar_ssl_feature_files(spec):
     """Feature shards of one set spec {set: name, shards: n}."""
     return expand(SAR_SSL_FEATURES, set=spec["set"],
                   shard=[f"{i:03d}" for i in range(int(spec["shards"]))])
+
+
+def sar_ssl_downstream_inputs(w):
+    """Feature shards of a downstream setting: train/val/test sets for a rooms plan, the
+    measured-RIR pool (sets.real) for a leave-one-room-out plan (factor `fold`)."""
+    sets = config["sar_ssl"]["downstream"]["sets"]
+    if "fold" in config["sar_ssl"]["plans"][w.plan]["factors"]:
+        return {"train": sar_ssl_feature_files(sets["real"])}
+    return {k: sar_ssl_feature_files(sets[k]) for k in ("train", "val", "test")}
+
+
+def sar_ssl_downstream_args(w):
+    """--train/--val/--test options matching sar_ssl_downstream_inputs."""
+    return " ".join(f"--{k} " + " ".join(v) for k, v in sar_ssl_downstream_inputs(w).items())
 
 
 def sar_ssl_setting_metrics(plan):
@@ -69,9 +85,7 @@ rule sar_ssl_learn_pretrain:
 
 rule sar_ssl_learn_downstream:
     input:
-        train=sar_ssl_feature_files(config["sar_ssl"]["downstream"]["sets"]["train"]),
-        val=sar_ssl_feature_files(config["sar_ssl"]["downstream"]["sets"]["val"]),
-        test=sar_ssl_feature_files(config["sar_ssl"]["downstream"]["sets"]["test"]),
+        unpack(sar_ssl_downstream_inputs),
         pretrained=f"{SAR_SSL_PRETRAIN}/model.pt",
     output:
         "results/sar_ssl/{plan}/{setting}/metrics.json",
@@ -80,6 +94,7 @@ rule sar_ssl_learn_downstream:
         setting="[^/]+",
     params:
         plan=lambda w: json_arg(config["sar_ssl"]["plans"][w.plan]),
+        data=sar_ssl_downstream_args,
         config=json_arg(config["sar_ssl"]["downstream"]),
     resources:
         gpu=1,
@@ -89,7 +104,7 @@ rule sar_ssl_learn_downstream:
         "benchmarks/out/sar_ssl/{plan}/{setting}.tsv"
     shell:
         "{GPU_RUN} {AUDIOPIPE} sar_ssl downstream --setting '{wildcards.setting}'"
-        " --plan {params.plan} --train {input.train} --val {input.val} --test {input.test}"
+        " --plan {params.plan} {params.data}"
         " --pretrained {input.pretrained} --output {output} --config {params.config}"
         " > {log} 2>&1"
 

@@ -9,7 +9,8 @@ representation with cross-channel signal reconstruction and multi-channel Confor
 
 Plans are doce-style: ``{factors: {factor: [levels]}, default: {factor: level}}``; a setting's
 identifier is ``factor=value`` pairs sorted by factor and joined by ``+``, default levels
-omitted (``default`` when every factor is at its default).
+omitted (``default`` when every factor is at its default). A plan with a ``fold`` factor
+(instead of ``n_rooms`` and ``trial``) is a leave-one-room-out plan on measured-RIR shards.
 """
 
 from __future__ import annotations
@@ -28,8 +29,10 @@ from audiopipe.io import atomic_path, write_json
 
 log = logging.getLogger("audiopipe.sar_ssl")
 
-#: the factors every downstream plan must define
+#: the factors a simulated-room plan must define
 PLAN_FACTORS = ("mode", "n_rooms", "task", "trial")
+#: the factors a leave-one-room-out plan (measured RIRs, e.g. ACE) must define
+LORO_FACTORS = ("fold", "mode", "task")
 
 
 # --------------------------------------------------------------------------- plans
@@ -43,7 +46,8 @@ def setting_id(setting: dict, default: dict) -> str:
 def _check_plan(plan: dict) -> None:
     if not isinstance(plan, dict) or "factors" not in plan or "default" not in plan:
         raise ValueError(f"a plan needs 'factors' and 'default', got keys {sorted(plan or {})}")
-    missing = [f for f in PLAN_FACTORS if f not in plan["factors"]]
+    need = LORO_FACTORS if "fold" in plan["factors"] else PLAN_FACTORS
+    missing = [f for f in need if f not in plan["factors"]]
     if missing:
         raise ValueError(f"plan lacks factor(s) {missing}")
     for f, lev in plan["default"].items():
@@ -140,9 +144,10 @@ def pretrain(train: list[Path], val: list[Path], output_dir: Path, config: dict)
     write_json(output_dir / "metrics.json", res)
 
 
-def downstream(setting: str, plan: dict, train: list[Path], val: list[Path], test: list[Path],
-               pretrained: Path, output: Path, config: dict) -> None:
-    """Train and test one downstream setting (task x mode x rooms x trial).
+def downstream(setting: str, plan: dict, train: list[Path], pretrained: Path, output: Path,
+               config: dict, val: list[Path] | None = None,
+               test: list[Path] | None = None) -> None:
+    """Train and test one downstream setting (task x mode x rooms x trial, or x fold).
 
     Resumes from ``<output dir>/train/checkpoints/last.ckpt`` when rerun.
 
@@ -151,13 +156,12 @@ def downstream(setting: str, plan: dict, train: list[Path], val: list[Path], tes
     setting : str
         Setting identifier of the plan (``mode=scratch+n_rooms=2``; ``default``).
     plan : dict
-        The plan (``factors``, ``default``) the identifier belongs to.
+        The plan (``factors``, ``default``) the identifier belongs to. With ``n_rooms`` and
+        ``trial``: ``n_rooms`` rooms of the training shards are drawn per trial. With ``fold``:
+        leave-one-room-out on the ``train`` shards (measured RIRs, e.g. ACE): test on the
+        fold-th room, validate on a random other room, train on the rest.
     train : list of Path
-        Training feature shards; ``n_rooms`` rooms are drawn from their ``room_id``.
-    val : list of Path
-        Validation feature shards (stopping rule, best-epoch averaging).
-    test : list of Path
-        Test feature shards (the reported MAE).
+        Training feature shards (the whole pool for a leave-one-room-out plan).
     pretrained : Path
         ``model.pt`` of the pre-training stage (its model sizes are used in every mode; its
         weights in ``finetune`` and ``lineareval``).
@@ -166,11 +170,21 @@ def downstream(setting: str, plan: dict, train: list[Path], val: list[Path], tes
     config : dict
         ``sar_ssl.downstream`` parameters: ``batch_size``, ``lr``, ``max_epochs``, ``patience``,
         ``smooth_alpha``, ``n_lr_decays``, ``n_average``, ``examples_per_room``, ``seed``.
+    val : list of Path, optional
+        Validation feature shards (stopping rule, best-epoch averaging); rooms plans only.
+    test : list of Path, optional
+        Test feature shards (the reported MAE); rooms plans only.
     """
-    from audiopipe.training.sar_ssl import TASKS, run_downstream, select_rooms, shard_room_ids
+    from audiopipe.training.sar_ssl import (
+        TASKS,
+        leave_one_room_out,
+        run_downstream,
+        select_rooms,
+        shard_room_ids,
+    )
 
     s = parse_setting(setting, plan)
-    task, mode, n_rooms, trial = s["task"], s["mode"], int(s["n_rooms"]), int(s["trial"])
+    task, mode = s["task"], s["mode"]
     if task not in TASKS:
         raise ValueError(f"setting {setting!r}: unknown task {task!r}")
     pre = torch.load(pretrained, map_location="cpu", weights_only=False)
@@ -178,22 +192,34 @@ def downstream(setting: str, plan: dict, train: list[Path], val: list[Path], tes
         if key not in pre:
             raise KeyError(f"{pretrained}: no {key!r} entry (not a pre-training model.pt)")
     train = [Path(p) for p in train]
-    rows, rooms = select_rooms(shard_room_ids(train), n_rooms, trial,
-                               int(config["examples_per_room"]), int(config["seed"]))
+    seed = int(config["seed"])
+    if "fold" in s:
+        rows, rooms = leave_one_room_out(shard_room_ids(train), int(s["fold"]), seed)
+        data = dict(train_rows=rows["train"], train=train, val=train, test=train,
+                    val_rows=rows["val"], test_rows=rows["test"])
+        seed += int(s["fold"])
+    else:
+        if not val or not test:
+            raise ValueError(f"setting {setting!r}: a rooms plan needs --val and --test shards")
+        rows, chosen = select_rooms(shard_room_ids(train), int(s["n_rooms"]), int(s["trial"]),
+                                    int(config["examples_per_room"]), seed)
+        data = dict(train_rows=rows, train=train, val=[Path(p) for p in val],
+                    test=[Path(p) for p in test])
+        rooms = {"train_rooms": chosen}
+        seed += int(s["trial"])
     t0 = time.time()
     res = run_downstream(
-        rows, train, val, test, Path(output).parent / "train", model=pre["model"], task=task,
-        mode=mode, pretrained=pre["state_dict"] if mode != "scratch" else None,
+        out_dir=Path(output).parent / "train", model=pre["model"], task=task, mode=mode,
+        pretrained=pre["state_dict"] if mode != "scratch" else None,
         batch_size=int(config["batch_size"]), lr=float(config["lr"]),
         max_epochs=int(config["max_epochs"]), patience=int(config["patience"]),
         smooth_alpha=float(config["smooth_alpha"]), n_decays=int(config["n_lr_decays"]),
-        n_average=int(config["n_average"]), seed=int(config["seed"]) + trial)
-    write_json(output, {**s, "setting": setting, "train_rooms": rooms,
-                        "seconds": time.time() - t0, **res})
+        n_average=int(config["n_average"]), seed=seed, **data)
+    write_json(output, {**s, "setting": setting, **rooms, "seconds": time.time() - t0, **res})
 
 
 def table(plan_dir: Path, plan: dict, output: Path, markdown: Path, plot: Path) -> None:
-    """Table of MAE (mean +- std over trials) per task, mode and rooms; MAE-vs-rooms plot.
+    """Table of MAE (mean +- std over trials or folds) per task, mode (and rooms); plot.
 
     Parameters
     ----------
@@ -202,11 +228,13 @@ def table(plan_dir: Path, plan: dict, output: Path, markdown: Path, plot: Path) 
     plan : dict
         The plan (``factors``, ``default``).
     output : Path
-        CSV table: task, unit, mode, n_rooms, mae_mean, mae_std, n_trials.
+        CSV table: task, unit, mode, n_rooms (rooms plans), mae_mean, mae_std, n_trials
+        (trials or folds).
     markdown : Path
         The same table in Markdown, ``mean ± std`` per cell, one row per task x rooms.
     plot : Path
-        PNG: one panel per task, MAE vs number of rooms (log scale), one line per mode.
+        PNG: one panel per task, MAE vs number of rooms (log scale), one line per mode; for a
+        leave-one-room-out plan one bar per mode.
 
     Raises
     ------
@@ -219,15 +247,18 @@ def table(plan_dir: Path, plan: dict, output: Path, markdown: Path, plot: Path) 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    _check_plan(plan)
+    by_rooms = [] if "fold" in plan["factors"] else ["n_rooms"]
     rows = []
     for sid in plan_settings(plan):
         f = Path(plan_dir) / sid / "metrics.json"
         if not f.is_file():
             raise FileNotFoundError(f"{f}: missing result of setting {sid!r}")
         m = json.loads(f.read_text())
-        rows.append({k: m[k] for k in ("task", "mode", "n_rooms", "trial", "mae", "unit")})
+        rows.append({k: m[k] for k in ("task", "mode", "mae", "unit", *by_rooms)})
     df = pd.DataFrame(rows)
-    g = (df.groupby(["task", "unit", "mode", "n_rooms"])["mae"]
+    keys = ["task", "unit", "mode", *by_rooms]
+    g = (df.groupby(keys)["mae"]
          .agg(mae_mean="mean", mae_std=lambda v: float(np.std(v, ddof=1)) if len(v) > 1 else 0.0,
               n_trials="count").reset_index())
     with atomic_path(output) as tmp:
@@ -235,14 +266,15 @@ def table(plan_dir: Path, plan: dict, output: Path, markdown: Path, plot: Path) 
 
     modes = [m for m in ("finetune", "lineareval", "scratch") if m in set(g["mode"])]
     modes += sorted(set(g["mode"]) - set(modes))
-    lines = ["| task | unit | rooms | " + " | ".join(modes) + " |",
-             "|---|---|---|" + "---|" * len(modes)]
-    for (task, unit, n), sub in g.groupby(["task", "unit", "n_rooms"]):
+    row_keys = ["task", "unit", *by_rooms]
+    lines = ["| " + " | ".join(k.replace("n_rooms", "rooms") for k in row_keys) + " | "
+             + " | ".join(modes) + " |", "|---" * (len(row_keys) + len(modes)) + "|"]
+    for key, sub in g.groupby(row_keys):
         cells = []
         for mode in modes:
             r = sub[sub["mode"] == mode]
             cells.append(f"{r.mae_mean.iloc[0]:.3g} ± {r.mae_std.iloc[0]:.2g}" if len(r) else "–")
-        lines.append(f"| {task} | {unit} | {n} | " + " | ".join(cells) + " |")
+        lines.append("| " + " | ".join(str(k) for k in key) + " | " + " | ".join(cells) + " |")
     with atomic_path(markdown) as tmp:
         tmp.write_text("\n".join(lines) + "\n")
 
@@ -250,12 +282,20 @@ def table(plan_dir: Path, plan: dict, output: Path, markdown: Path, plot: Path) 
     fig, axes = plt.subplots(1, len(tasks), figsize=(3.6 * len(tasks), 3.2), squeeze=False)
     for ax, task in zip(axes[0], tasks):
         sub = g[g["task"] == task]
-        for mode in modes:
-            r = sub[sub["mode"] == mode].sort_values("n_rooms")
-            ax.errorbar(r["n_rooms"], r["mae_mean"], yerr=r["mae_std"], marker="o",
-                        capsize=3, label=mode)
-        ax.set_xscale("log", base=2)
-        ax.set_xlabel("number of training rooms")
+        for i, mode in enumerate(modes):
+            r = sub[sub["mode"] == mode]
+            if by_rooms:
+                r = r.sort_values("n_rooms")
+                ax.errorbar(r["n_rooms"], r["mae_mean"], yerr=r["mae_std"], marker="o",
+                            capsize=3, label=mode)
+            else:
+                ax.bar([i], r["mae_mean"], yerr=r["mae_std"], capsize=3, label=mode)
+        if by_rooms:
+            ax.set_xscale("log", base=2)
+            ax.set_xlabel("number of training rooms")
+        else:
+            ax.set_xticks(range(len(modes)), modes)
+            ax.set_xlabel("leave-one-room-out")
         ax.set_ylabel(f"MAE ({sub['unit'].iloc[0]})")
         ax.set_title(task)
         ax.grid(alpha=0.3)

@@ -168,6 +168,42 @@ def select_rooms(examples: list[tuple[int, int, int]], n_rooms: int, trial: int,
     return rows, chosen
 
 
+def leave_one_room_out(examples: list[tuple[int, int, int]], fold: int,
+                       seed: int = 0) -> tuple[dict[str, list[tuple[int, int]]], dict]:
+    """Leave-one-room-out split of measured-RIR data (the paper's protocol on ACE).
+
+    Fold ``k`` tests on the ``k``-th room (sorted identifiers), validates on one other room drawn
+    with ``numpy.random.default_rng`` seeded from ``(seed, fold)`` and trains on the rest
+    (reference: ``cross_validation_datadir`` in ``code/common/utils.py``).
+
+    Returns
+    -------
+    rows : dict
+        ``train``, ``val``, ``test`` -> list of (shard, row).
+    rooms : dict
+        ``train_rooms`` (list), ``val_room``, ``test_room``.
+
+    Raises
+    ------
+    ValueError
+        If fewer than 3 rooms exist or ``fold`` is not in ``[0, rooms)``.
+    """
+    rooms = sorted({e[2] for e in examples})
+    if len(rooms) < 3:
+        raise ValueError(f"leave-one-room-out needs >= 3 rooms, the shards hold {len(rooms)}")
+    if not 0 <= fold < len(rooms):
+        raise ValueError(f"fold={fold} but there are {len(rooms)} rooms (folds 0..{len(rooms) - 1})")
+    test_room = rooms[fold]
+    others = [r for r in rooms if r != test_room]
+    val_room = int(np.random.default_rng(stable_seed(seed, "loro", fold)).choice(others))
+    rows: dict[str, list[tuple[int, int]]] = {"train": [], "val": [], "test": []}
+    for s, r, room in examples:
+        key = "test" if room == test_room else "val" if room == val_room else "train"
+        rows[key].append((s, r))
+    return rows, {"train_rooms": [r for r in others if r != val_room], "val_room": val_room,
+                  "test_room": test_room}
+
+
 def cosine_factor(epoch: int, n_epochs: int) -> float:
     """Learning-rate factor of epoch ``epoch`` (0-based) of ``n_epochs``.
 
@@ -475,8 +511,13 @@ def run_downstream(train_rows: list[tuple[int, int]], train: list[Path], val: li
                    test: list[Path], out_dir: Path, *, model: dict, task: str, mode: str,
                    pretrained: dict | None, batch_size: int = 8, lr: float = 1e-3,
                    max_epochs: int = 200, patience: int = 10, smooth_alpha: float = 0.6,
-                   n_decays: int = 1, n_average: int = 5, seed: int = 0) -> dict:
+                   n_decays: int = 1, n_average: int = 5, seed: int = 0,
+                   val_rows: list[tuple[int, int]] | None = None,
+                   test_rows: list[tuple[int, int]] | None = None) -> dict:
     """Train and test one downstream setting; resume from ``last.ckpt``.
+
+    ``train_rows`` (and ``val_rows``/``test_rows`` when given, else every row) select the
+    examples of the ``train`` (``val``/``test``) shards.
 
     Returns
     -------
@@ -488,7 +529,7 @@ def run_downstream(train_rows: list[tuple[int, int]], train: list[Path], val: li
     L.seed_everything(seed, workers=True)
     module = DownstreamModule(model, task, mode, lr=lr, pretrained=pretrained)
     tr = FeatureShards(train, task, rows=train_rows)
-    va, te = FeatureShards(val, task), FeatureShards(test, task)
+    va, te = FeatureShards(val, task, rows=val_rows), FeatureShards(test, task, rows=test_rows)
     stopper = SmoothedEarlyStopping(out_dir / "weights", smooth_alpha, patience, n_decays, n_average)
     speed = _Throughput()
     trainer, _, resume = _trainer(out_dir, max_epochs, [stopper, speed], None)
