@@ -168,3 +168,24 @@ def test_downstream_modes_and_resume(feature_shards, tmp_path):
     assert again["examples_per_s"] == []  # nothing retrained
     assert again["mae"] == pytest.approx(res["finetune"]["mae"], rel=1e-5)
     json.dumps(again)
+
+
+@pytest.mark.slow
+def test_lineareval_leaves_the_encoder_untouched(feature_shards):
+    """Frozen means frozen: weights AND BatchNorm statistics of the encoder do not move."""
+    import lightning as L
+
+    from audiopipe.models.mc_conformer import MCConformer
+    from audiopipe.training.sar_ssl import DownstreamModule, _loader
+
+    torch.manual_seed(0)
+    pre = MCConformer(**TINY).state_dict()
+    m = DownstreamModule(TINY, "DRR", "lineareval", pretrained=pre)
+    head0 = [p.clone() for p in m.net.head.parameters()]
+    t = L.Trainer(max_epochs=2, logger=False, enable_checkpointing=False,
+                  enable_progress_bar=False, enable_model_summary=False)
+    t.fit(m, _loader(FeatureShards([feature_shards["train"]], "DRR"), 8, True, 0),
+          _loader(FeatureShards([feature_shards["val"]], "DRR"), 16, False, 0))
+    sd = m.net.spatial_encoder.state_dict()
+    assert all(torch.equal(v, pre["spatial_encoder." + k]) for k, v in sd.items())
+    assert any(not torch.equal(a, b) for a, b in zip(head0, m.net.head.parameters()))
