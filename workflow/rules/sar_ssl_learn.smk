@@ -1,0 +1,128 @@
+# SAR-SSL learning sub-DAG (issue 5): feature cache per shard -> pre-training -> one job per
+# downstream plan setting -> table + MAE-vs-rooms plot per plan.
+# Plans with a `fold` factor run leave-one-room-out on the measured-RIR set (sets.real, e.g.
+# ACE) instead of drawing n_rooms simulated rooms per trial.
+# Wiring only; every command is `audiopipe sar_ssl <stage>` (audiopipe.recipes.sar_ssl_learn).
+# Uses AUDIOPIPE, GPU_RUN and json_arg from common.smk; config["sar_ssl"] from params.yaml.
+
+from audiopipe.recipes.sar_ssl_learn import plan_settings as sar_ssl_plan_settings
+
+# signal shards written by the acoustics rules (shard contract) and their cached features
+SAR_SSL_SIGNALS = "data/interim/sar_ssl/signals/{set}/shard-{shard}.h5"
+SAR_SSL_FEATURES = "data/features/sar_ssl/{set}/shard-{shard}.h5"
+SAR_SSL_PRETRAIN = "results/sar_ssl/pretrain"
+
+
+def sar_ssl_feature_files(spec):
+    """Feature shards of one set spec {set: name, shards: n}."""
+    return expand(SAR_SSL_FEATURES, set=spec["set"],
+                  shard=[f"{i:03d}" for i in range(int(spec["shards"]))])
+
+
+def sar_ssl_downstream_inputs(w):
+    """Feature shards of a downstream setting: train/val/test sets for a rooms plan, the
+    measured-RIR pool (sets.real) for a leave-one-room-out plan (factor `fold`)."""
+    sets = config["sar_ssl"]["downstream"]["sets"]
+    if "fold" in config["sar_ssl"]["plans"][w.plan]["factors"]:
+        return {"train": sar_ssl_feature_files(sets["real"])}
+    return {k: sar_ssl_feature_files(sets[k]) for k in ("train", "val", "test")}
+
+
+def sar_ssl_downstream_args(w):
+    """--train/--val/--test options matching sar_ssl_downstream_inputs."""
+    return " ".join(f"--{k} " + " ".join(v) for k, v in sar_ssl_downstream_inputs(w).items())
+
+
+def sar_ssl_setting_metrics(plan):
+    """metrics.json of every setting of a plan."""
+    return [f"results/sar_ssl/{plan}/{sid}/metrics.json"
+            for sid in sar_ssl_plan_settings(config["sar_ssl"]["plans"][plan])]
+
+
+rule sar_ssl_learn_all:
+    input:
+        expand("results/sar_ssl/{plan}/{name}",
+               plan=config["sar_ssl"]["downstream"]["run_plans"],
+               name=["table.csv", "table.md", "mae_vs_rooms.png"]),
+
+
+rule sar_ssl_learn_features:
+    input:
+        SAR_SSL_SIGNALS,
+    output:
+        SAR_SSL_FEATURES,
+    wildcard_constraints:
+        set="[^/]+",
+        shard="[0-9]+",
+    log:
+        "logs/sar_ssl/features/{set}/shard-{shard}.log",
+    benchmark:
+        "benchmarks/out/sar_ssl/features/{set}/shard-{shard}.tsv"
+    shell:
+        "{AUDIOPIPE} sar_ssl features --shard {input} --output {output} > {log} 2>&1"
+
+
+rule sar_ssl_learn_pretrain:
+    input:
+        train=sar_ssl_feature_files(config["sar_ssl"]["pretrain"]["sets"]["train"]),
+        val=sar_ssl_feature_files(config["sar_ssl"]["pretrain"]["sets"]["val"]),
+    output:
+        model=f"{SAR_SSL_PRETRAIN}/model.pt",
+        metrics=f"{SAR_SSL_PRETRAIN}/metrics.json",
+    params:
+        outdir=SAR_SSL_PRETRAIN,
+        config=json_arg(config["sar_ssl"]["pretrain"]),
+    resources:
+        gpu=1,
+    log:
+        "logs/sar_ssl/pretrain.log",
+    benchmark:
+        "benchmarks/out/sar_ssl/pretrain.tsv"
+    shell:
+        "{GPU_RUN} {AUDIOPIPE} sar_ssl pretrain --train {input.train} --val {input.val}"
+        " --output-dir {params.outdir} --config {params.config} > {log} 2>&1"
+
+
+rule sar_ssl_learn_downstream:
+    input:
+        unpack(sar_ssl_downstream_inputs),
+        pretrained=f"{SAR_SSL_PRETRAIN}/model.pt",
+    output:
+        "results/sar_ssl/{plan}/{setting}/metrics.json",
+    wildcard_constraints:
+        plan="[^/]+",
+        setting="[^/]+",
+    params:
+        plan=lambda w: json_arg(config["sar_ssl"]["plans"][w.plan]),
+        data=sar_ssl_downstream_args,
+        config=json_arg(config["sar_ssl"]["downstream"]),
+    resources:
+        gpu=1,
+    log:
+        "logs/sar_ssl/{plan}/{setting}.log",
+    benchmark:
+        "benchmarks/out/sar_ssl/{plan}/{setting}.tsv"
+    shell:
+        "{GPU_RUN} {AUDIOPIPE} sar_ssl downstream --setting '{wildcards.setting}'"
+        " --plan {params.plan} {params.data}"
+        " --pretrained {input.pretrained} --output {output} --config {params.config}"
+        " > {log} 2>&1"
+
+
+rule sar_ssl_learn_table:
+    input:
+        lambda w: sar_ssl_setting_metrics(w.plan),
+    output:
+        csv="results/sar_ssl/{plan}/table.csv",
+        md="results/sar_ssl/{plan}/table.md",
+        png="results/sar_ssl/{plan}/mae_vs_rooms.png",
+    wildcard_constraints:
+        plan="[^/]+",
+    params:
+        plan=lambda w: json_arg(config["sar_ssl"]["plans"][w.plan]),
+    log:
+        "logs/sar_ssl/{plan}/table.log",
+    shell:
+        "{AUDIOPIPE} sar_ssl table --plan-dir results/sar_ssl/{wildcards.plan}"
+        " --plan {params.plan} --output {output.csv} --markdown {output.md}"
+        " --plot {output.png} > {log} 2>&1"
