@@ -18,6 +18,7 @@ include: "workflow/rules/clarity.smk"
 include: "workflow/rules/transcoder.smk"
 include: "workflow/rules/strf.smk"
 include: "workflow/rules/sar_ssl.smk"
+include: "workflow/rules/sar_ssl_learn.smk"
 
 
 rule all:

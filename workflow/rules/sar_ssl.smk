@@ -28,7 +28,7 @@ wildcard_constraints:
     sar_ssl_shard="[0-9]{4}",
 
 
-RECIPE_TARGETS["sar_ssl"] = lambda: ["results/sar_ssl/data/summary.json"]
+RECIPE_TARGETS["sar_ssl"] = lambda: ["results/sar_ssl/data/summary.json", *rules.sar_ssl_learn_all.input]
 
 
 rule sar_ssl_data:

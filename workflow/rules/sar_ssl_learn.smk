@@ -8,7 +8,7 @@
 from audiopipe.recipes.sar_ssl_learn import plan_settings as sar_ssl_plan_settings
 
 # signal shards written by the acoustics rules (shard contract) and their cached features
-SAR_SSL_SIGNALS = "data/interim/sar_ssl/signals/{set}/shard-{shard}.h5"
+SAR_SSL_SIGNALS = "data/interim/sar_ssl/sim/{set}/shard-{shard}.h5"
 SAR_SSL_FEATURES = "data/features/sar_ssl/{set}/shard-{shard}.h5"
 SAR_SSL_PRETRAIN = "results/sar_ssl/pretrain"
 
@@ -16,7 +16,7 @@ SAR_SSL_PRETRAIN = "results/sar_ssl/pretrain"
 def sar_ssl_feature_files(spec):
     """Feature shards of one set spec {set: name, shards: n}."""
     return expand(SAR_SSL_FEATURES, set=spec["set"],
-                  shard=[f"{i:03d}" for i in range(int(spec["shards"]))])
+                  shard=[f"{i:04d}" for i in range(int(spec["shards"]))])
 
 
 def sar_ssl_downstream_inputs(w):

@@ -163,3 +163,16 @@ STAGES = {
     "simulate": simulate,
     "summarize": summarize,
 }
+
+
+def _learning_stages() -> dict:
+    """Feature cache, pre-training, downstream and table stages (audiopipe.recipes.sar_ssl_learn)."""
+    from audiopipe.recipes.sar_ssl_learn import STAGES as learn
+
+    clash = set(learn) & set(STAGES)
+    if clash:
+        raise RuntimeError(f"sar_ssl stage names defined twice: {sorted(clash)}")
+    return learn
+
+
+STAGES.update(_learning_stages())
