@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from _corpora_real import audiomentations_ir, dechorate, speech, write_wav
+from tests.corpora._corpora_real import audiomentations_ir, dechorate, speech, write_wav
 from audiopipe.corpora._base import CorpusLayoutError, load_rir
 from audiopipe.corpora.ace import ANNOTATION_CSV, prepare_ace
 from audiopipe.io import read_jsonl

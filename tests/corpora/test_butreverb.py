@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from _corpora_real import audiomentations_ir, dechorate_at, write_wav
+from tests.corpora._corpora_real import audiomentations_ir, dechorate_at, write_wav
 from audiopipe.corpora._base import CorpusLayoutError, load_rir
 from audiopipe.corpora.butreverb import prepare_butreverb
 from audiopipe.io import read_jsonl

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import scipy.signal
 
-from _corpora_real import dechorate, speech, write_wav
+from tests.corpora._corpora_real import dechorate, speech, write_wav
 from audiopipe.corpora._base import CorpusLayoutError
 from audiopipe.corpora.locata import prepare_locata
 from audiopipe.io import read_audio, read_jsonl

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import scipy.io
 
-from _corpora_real import dechorate
+from tests.corpora._corpora_real import dechorate
 from audiopipe.corpora._base import CorpusLayoutError, load_rir
 from audiopipe.corpora.mir import FOLDER, prepare_mir
 from audiopipe.io import read_jsonl

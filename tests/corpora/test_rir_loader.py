@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import scipy.io
 
-import test_ace
+from tests.corpora import test_ace
 import test_mir
 from audiopipe.corpora._base import CorpusLayoutError, MeasuredRIR, load_rir, load_rirs, mic_pairs
 from audiopipe.corpora.ace import prepare_ace

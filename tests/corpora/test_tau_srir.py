@@ -12,7 +12,7 @@ import pytest
 import scipy.io
 import scipy.signal
 
-from _corpora_real import dechorate_at, speech, write_wav
+from tests.corpora._corpora_real import dechorate_at, speech, write_wav
 from audiopipe.corpora._base import CorpusLayoutError, load_rir
 from audiopipe.corpora.tau_srir import prepare_tau_srir, tetra_mic_positions
 from audiopipe.io import read_jsonl

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from _corpora_real import speech, write_wav
+from tests.corpora._corpora_real import speech, write_wav
 from audiopipe.corpora._base import CorpusLayoutError
 from audiopipe.corpora.wsj0 import prepare_wsj0
 from audiopipe.io import read_jsonl
