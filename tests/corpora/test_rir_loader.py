@@ -8,7 +8,7 @@ import pytest
 import scipy.io
 
 from tests.corpora import test_ace
-import test_mir
+from tests.corpora import test_mir
 from audiopipe.corpora._base import CorpusLayoutError, MeasuredRIR, load_rir, load_rirs, mic_pairs
 from audiopipe.corpora.ace import prepare_ace
 from audiopipe.corpora.mir import FOLDER, prepare_mir
