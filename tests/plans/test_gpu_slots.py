@@ -81,3 +81,29 @@ def test_no_gpu_runs_on_cpu(tmp_path):
                           "import os; print(repr(os.environ['CUDA_VISIBLE_DEVICES']))"],
                          env=env, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and out.stdout.strip() == "''"
+
+
+def test_gpu_log_from_nvidia_smi(tmp_path):
+    """A fake nvidia-smi on PATH: device count from `-L`, memory/utilisation sampled per held id."""
+    import os
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    smi = bin_dir / "nvidia-smi"
+    smi.write_text("#!/bin/sh\n"
+                   "if [ \"$1\" = -L ]; then echo 'GPU 0: Fake (UUID: a)'; echo 'GPU 1: Fake (UUID: b)'; exit 0; fi\n"
+                   "echo '0, 1200, 40'\necho '1, 3300, 90'\n")
+    smi.chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if k != "AUDIOPIPE_GPU_COUNT"}
+    env["PATH"] = f"{bin_dir}:{env['PATH']}"
+    log = tmp_path / "train.gpu.tsv"
+    out = subprocess.run([sys.executable, "-m", "audiopipe", "gpu-run", "--gpus", "1", "--lock-dir", str(tmp_path / "locks"),
+                          "--gpu-log", str(log), "--", sys.executable, "-c",
+                          "import os, time; time.sleep(1.5); print(os.environ['CUDA_VISIBLE_DEVICES'])"],
+                         env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "0"
+    head, row = log.read_text().splitlines()
+    assert head.split("\t") == ["devices", "samples", "max_memory_mib", "mean_utilization_pct"]
+    dev, n, mem, util = row.split("\t")
+    assert dev == "0" and int(n) >= 1 and mem == "1200" and float(util) == 40.0

@@ -48,6 +48,7 @@ rule clarity_train:
         model=json_arg(CL["model"]),
         train=json_arg(CL["train"]),
         setting=lambda wc: json_arg(setting_values("clarity", wc.plan, wc.setting)),
+        gpu_log=lambda wc: f"benchmarks/out/clarity/{wc.plan}/{wc.setting}/train.gpu.tsv",
     threads: 2
     resources:
         gpu=1,
@@ -56,7 +57,8 @@ rule clarity_train:
     benchmark:
         "benchmarks/out/clarity/{plan}/{setting}/train.tsv"
     shell:
-        "OMP_NUM_THREADS={threads} {GPU_RUN} {resources.gpu} -- {AUDIOPIPE} clarity train --shards {input}"
+        "OMP_NUM_THREADS={threads} {GPU_RUN} {resources.gpu} --gpu-log {params.gpu_log} -- {AUDIOPIPE} clarity train"
+        " --shards {input}"
         " --output {output} --model {params.model} --train {params.train} --setting {params.setting} > {log} 2>&1"
 
 

@@ -10,6 +10,10 @@ them even when the job is killed: a dead job never keeps a GPU.
 The device count comes from ``AUDIOPIPE_GPU_COUNT`` (the profiles set it), else from
 ``nvidia-smi -L``; with no GPU the command runs on the CPU with ``CUDA_VISIBLE_DEVICES=""``.
 Under SLURM (``SLURM_JOB_ID`` set) Slurm already assigned the devices and the command runs as is.
+
+With ``--gpu-log PATH`` the held devices are sampled with ``nvidia-smi`` while the command runs,
+and their peak memory and mean utilisation are written to PATH (a TSV beside Snakemake's
+benchmark file) when it ends; nothing is written on a machine without GPUs.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -92,12 +97,53 @@ def release(held: list[tuple[int, int]]) -> None:
         os.close(fd)
 
 
+class GPUMonitor(threading.Thread):
+    """Sample memory (MiB) and utilisation (%) of some devices with ``nvidia-smi`` every ``period`` s."""
+
+    def __init__(self, devices: list[int], period: float = 1.0) -> None:
+        super().__init__(daemon=True)
+        self.devices, self.period = set(devices), period
+        self.samples: list[tuple[float, float]] = []  # (memory MiB, utilisation %) per device sample
+        self._stop_event = threading.Event()
+
+    def sample(self) -> None:
+        res = subprocess.run(["nvidia-smi", "--query-gpu=index,memory.used,utilization.gpu",
+                              "--format=csv,noheader,nounits"], capture_output=True, text=True, check=False)
+        if res.returncode != 0:
+            raise RuntimeError(f"nvidia-smi failed ({res.returncode}): {res.stderr.strip()}")
+        for line in res.stdout.splitlines():
+            parts = [p.strip() for p in line.split(",")]
+            if len(parts) == 3 and parts[0].isdigit() and int(parts[0]) in self.devices:
+                self.samples.append((float(parts[1]), float(parts[2])))
+
+    def run(self) -> None:
+        while not self._stop_event.is_set():
+            self.sample()
+            self._stop_event.wait(self.period)
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join()
+
+    def write(self, path: Path) -> None:
+        """TSV: devices, samples, max_memory_mib, mean_utilization_pct."""
+        from audiopipe.io import atomic_path
+
+        mem = max((m for m, _ in self.samples), default=float("nan"))
+        util = sum(u for _, u in self.samples) / len(self.samples) if self.samples else float("nan")
+        with atomic_path(path) as tmp:
+            tmp.write_text("devices\tsamples\tmax_memory_mib\tmean_utilization_pct\n"
+                           f"{','.join(map(str, sorted(self.devices)))}\t{len(self.samples)}\t{mem:.0f}\t{util:.1f}\n")
+
+
 def gpu_run_command(argv: list[str]) -> int:
     """``audiopipe gpu-run --gpus N [--lock-dir D] -- CMD ...``: run CMD on N free GPUs."""
     ap = argparse.ArgumentParser(prog="audiopipe gpu-run", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--gpus", type=int, default=1, help="devices the job needs (its resources.gpu)")
     ap.add_argument("--lock-dir", type=Path, default=DEFAULT_LOCK_DIR)
+    ap.add_argument("--gpu-log", type=Path, default=None,
+                    help="write the held GPUs' peak memory and mean utilisation here (TSV)")
     ap.add_argument("cmd", nargs=argparse.REMAINDER, help="the command, after --")
     a = ap.parse_args(argv)
     cmd = a.cmd[1:] if a.cmd[:1] == ["--"] else a.cmd
@@ -112,9 +158,15 @@ def gpu_run_command(argv: list[str]) -> int:
         print("audiopipe gpu-run: no GPU on this machine, running on CPU", file=sys.stderr)
         return subprocess.call(cmd, env=env)
     held = acquire(min(a.gpus, count), count, a.lock_dir)
+    monitor = GPUMonitor([d for d, _ in held]) if a.gpu_log else None
     try:
         env["CUDA_VISIBLE_DEVICES"] = ",".join(str(d) for d, _ in held)
         print(f"audiopipe gpu-run: CUDA_VISIBLE_DEVICES={env['CUDA_VISIBLE_DEVICES']}", file=sys.stderr)
+        if monitor:
+            monitor.start()
         return subprocess.call(cmd, env=env)
     finally:
+        if monitor:
+            monitor.stop()
+            monitor.write(a.gpu_log)
         release(held)
