@@ -27,6 +27,7 @@ def clarity_run(fixtures_dir, tmp_path_factory):
     work = tmp_path_factory.mktemp("clarity_dag")
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params["fixtures"] = str(fixtures_dir)
+    params["recipes"] = ["clarity"]
     params["demo"]["clarity"].update(n_train_scenes=4, n_dev_scenes=2, listeners_per_scene=1, max_order=3)
     params["clarity"]["cache"].update(crop_s=0.5, crops_per_scene=2, n_shards=1, val_fraction=0.25)
     params["clarity"]["model"].update(N=16, L=8, B=16, H=32, X=2, R=1)

@@ -16,10 +16,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.mark.parametrize("recipe", ["transcoder", "strf"])
 def test_params_validate_and_unknown_keys_fail(recipe):
-    params = yaml.safe_load((ROOT / f"params.{recipe}.yaml").read_text())
+    params = {recipe: yaml.safe_load((ROOT / "params.yaml").read_text())[recipe]}
     schema = yaml.safe_load((ROOT / "workflow" / "schemas" / f"{recipe}.schema.yaml").read_text())
     jsonschema.validate(params, schema)
-    bad = yaml.safe_load((ROOT / f"params.{recipe}.yaml").read_text())
+    bad = {recipe: yaml.safe_load((ROOT / "params.yaml").read_text())[recipe]}
     bad[recipe]["unknown_key"] = 1
     with pytest.raises(jsonschema.ValidationError, match="unknown_key"):
         jsonschema.validate(bad, schema)
@@ -31,7 +31,7 @@ def test_params_validate_and_unknown_keys_fail(recipe):
 
 
 def test_plan_settings_ids():
-    tc = yaml.safe_load((ROOT / "params.transcoder.yaml").read_text())["transcoder"]
+    tc = yaml.safe_load((ROOT / "params.yaml").read_text())["transcoder"]
     sets = plan_settings(tc)
     ids = [sid for _, sid, _ in sets]
     assert len(ids) == 8 == len(set(ids))

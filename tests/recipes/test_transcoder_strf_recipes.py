@@ -47,7 +47,7 @@ def test_demo_corpora_layout_and_provenance(demo, fixtures_dir):
 
 @pytest.mark.slow
 def test_transcoder_recipe_tiny(demo, tmp_path):
-    p = yaml.safe_load((ROOT / "params.transcoder.yaml").read_text())["transcoder"]
+    p = yaml.safe_load((ROOT / "params.yaml").read_text())["transcoder"]
     p["training"]["epochs"] = 1
     p["cnn"] = {"n_layers": 2, "channels": 2, "kernel": [5, 3]}
     p["plans"] = {"t": {"factors": {"transcoder": ["pinv", "cnn_pinv"], "classifier": ["PANN"], "target": ["logits"]},
@@ -84,7 +84,7 @@ def test_transcoder_recipe_tiny(demo, tmp_path):
 
 @pytest.mark.slow
 def test_strf_sad_on_real_conversation_tiny(demo, tmp_path):
-    p = yaml.safe_load((ROOT / "params.strf.yaml").read_text())["strf"]
+    p = yaml.safe_load((ROOT / "params.yaml").read_text())["strf"]
     p["sad"]["epochs"] = 1
     p["frontend"]["channels"] = 2
     m = demo / "manifests"

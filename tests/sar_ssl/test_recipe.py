@@ -42,7 +42,7 @@ def test_setting_ids_doce_style_roundtrip():
 
 
 def test_params_plans_are_valid_and_small():
-    p = yaml.safe_load((REPO / "params.sar_ssl_learn.yaml").read_text())["sar_ssl"]
+    p = yaml.safe_load((REPO / "params.yaml").read_text())["sar_ssl"]
     assert len(R.plan_settings(p["plans"]["paper"])) == 5 * 3 * 8 * 4
     assert len(R.plan_settings(p["plans"]["demo"])) <= 30
     assert p["plans"]["paper"]["factors"]["n_rooms"] == [2, 4, 8, 16, 32, 64, 128, 256]
@@ -100,34 +100,19 @@ def test_cli_builds_stage_parsers(monkeypatch, capsys):
     assert "Feature shards for training" in capsys.readouterr().out
 
 
-SHIM = """
-import sys
-from audiopipe import cli
-cli.RECIPES["sar_ssl"] = ("audiopipe.recipes.sar_ssl_learn", "SAR-SSL learning")
-sys.exit(cli.main())
-"""
-
-COMMON = """
-import json, shlex, sys
-AUDIOPIPE = "{python} {shim}"
-GPU_RUN = ""
-def json_arg(d):
-    return shlex.quote(json.dumps(d))
-"""
-
-
 @pytest.mark.slow
 def test_snakemake_subdag_runs_and_resumes(signal_shards, tmp_path):
     """The rules on fixture shards: features -> pretrain -> 2 settings -> table, and a
     leave-one-room-out plan on an "ACE" set (here: the 8 dEchorate pseudo-rooms of the train
     shard); a rerun is a no-op."""
     work = tmp_path / "w"
-    for name, setname in [("pretrain", "pretrain"), ("val", "preval"), ("train", "train"),
-                          ("val", "val"), ("test", "test"), ("train", "ace")]:
-        d = work / "data/interim/sar_ssl/signals" / setname
+    for name, setname in [("pretrain", "pretrain"), ("val", "val"), ("train", "train"),
+                          ("test", "test"), ("train", "ace")]:
+        d = work / "data/interim/sar_ssl/sim" / setname
         d.mkdir(parents=True, exist_ok=True)
-        (d / "shard-000.h5").symlink_to(signal_shards[name])
-    p = yaml.safe_load((REPO / "params.sar_ssl_learn.yaml").read_text())
+        (d / "shard-0000.h5").symlink_to(signal_shards[name])
+    p = {"sar_ssl": yaml.safe_load((REPO / "params.yaml").read_text())["sar_ssl"]}
+    p["sar_ssl"]["pretrain"]["sets"]["train"]["shards"] = 1
     p["sar_ssl"]["pretrain"].update(epochs=1, batch_size=6,
                                     model=dict(d_spatial=16, d_spectral=16, n_spatial_layers=1,
                                                n_spectral_layers=1, cnn_channels=4,
@@ -142,11 +127,9 @@ def test_snakemake_subdag_runs_and_resumes(signal_shards, tmp_path):
                     "trial": [0]},
         "default": {"task": "TDOA", "mode": "finetune", "n_rooms": 2, "trial": 0}}
     (work / "params.yaml").write_text(yaml.safe_dump(p))
-    (work / "shim.py").write_text(SHIM)
-    (work / "common.smk").write_text(COMMON.format(python=sys.executable, shim=work / "shim.py"))
     (work / "Snakefile").write_text(textwrap.dedent(f"""
         configfile: "params.yaml"
-        include: "common.smk"
+        include: "{REPO / 'workflow/rules/common.smk'}"
         include: "{REPO / 'workflow/rules/sar_ssl_learn.smk'}"
         rule all:
             input: rules.sar_ssl_learn_all.input

@@ -76,8 +76,10 @@ def test_examples_do_not_depend_on_sharding(speech_manifest):
 def test_params_validate_against_schema():
     import jsonschema
 
-    params = yaml.safe_load((REPO / "params.sar_ssl.yaml").read_text())
-    schema = yaml.safe_load((REPO / "workflow/schemas/sar_ssl.schema.yaml").read_text())
+    from audiopipe.config import load_schema
+
+    params = {"sar_ssl": yaml.safe_load((REPO / "params.yaml").read_text())["sar_ssl"]}
+    schema = load_schema(REPO / "workflow/schemas/sar_ssl.schema.yaml")
     jsonschema.validate(params, schema)
     bad = json.loads(json.dumps(params))
     bad["sar_ssl"]["data"]["room"]["t60"] = 1
@@ -86,7 +88,7 @@ def test_params_validate_against_schema():
 
 
 def test_simulate_and_summarize_stages(speech_manifest, tmp_path):
-    data = yaml.safe_load((REPO / "params.sar_ssl.yaml").read_text())["sar_ssl"]["data"]
+    data = yaml.safe_load((REPO / "params.yaml").read_text())["sar_ssl"]["data"]
     data["sets"] = {"pretrain": {"rooms": 2, "examples_per_room": 2, "shards": 2, "duration_s": 1.0}}
     data["downstream"].update(room_counts=[2], trials=1, examples_per_room=1, duration_s=1.04)
     data["dtype"] = "int16"

@@ -79,7 +79,7 @@ rule sar_ssl_learn_pretrain:
     benchmark:
         "benchmarks/out/sar_ssl/pretrain.tsv"
     shell:
-        "{GPU_RUN} {AUDIOPIPE} sar_ssl pretrain --train {input.train} --val {input.val}"
+        "{GPU_RUN} {resources.gpu} -- {AUDIOPIPE} sar_ssl pretrain --train {input.train} --val {input.val}"
         " --output-dir {params.outdir} --config {params.config} > {log} 2>&1"
 
 
@@ -103,7 +103,7 @@ rule sar_ssl_learn_downstream:
     benchmark:
         "benchmarks/out/sar_ssl/{plan}/{setting}.tsv"
     shell:
-        "{GPU_RUN} {AUDIOPIPE} sar_ssl downstream --setting '{wildcards.setting}'"
+        "{GPU_RUN} {resources.gpu} -- {AUDIOPIPE} sar_ssl downstream --setting '{wildcards.setting}'"
         " --plan {params.plan} {params.data}"
         " --pretrained {input.pretrained} --output {output} --config {params.config}"
         " > {log} 2>&1"

@@ -61,7 +61,7 @@ rule strf_setting:
     benchmark:
         "benchmarks/out/strf/{plan}/{sid}.tsv"
     shell:
-        "{GPU_RUN} {AUDIOPIPE} strf setting --sad {input.sad} --clips {input.clips} --plan {wildcards.plan}"
+        "{GPU_RUN} {resources.gpu} -- {AUDIOPIPE} strf setting --sad {input.sad} --clips {input.clips} --plan {wildcards.plan}"
         " --setting-id '{wildcards.sid}' --params {params.p} --output-dir $(dirname {output}) > {log} 2>&1"
 
 

@@ -77,7 +77,7 @@ rule transcoder_teacher:
     benchmark:
         "benchmarks/out/transcoder/teacher_{classifier}.tsv"
     shell:
-        "{GPU_RUN} {AUDIOPIPE} transcoder teacher --features {input} --classifier {wildcards.classifier}"
+        "{GPU_RUN} {resources.gpu} -- {AUDIOPIPE} transcoder teacher --features {input} --classifier {wildcards.classifier}"
         " --output-dir results/transcoder/teachers/{wildcards.classifier} --params {params.p} > {log} 2>&1"
 
 
@@ -104,7 +104,7 @@ rule transcoder_setting:
     benchmark:
         "benchmarks/out/transcoder/{plan}/{sid}.tsv"
     shell:
-        "{GPU_RUN} {AUDIOPIPE} transcoder setting --features {input.features}"
+        "{GPU_RUN} {resources.gpu} -- {AUDIOPIPE} transcoder setting --features {input.features}"
         " --teacher-dir $(dirname {input.teacher}) --plan {wildcards.plan} --setting-id '{wildcards.sid}'"
         " --params {params.p} --output-dir $(dirname {output}) > {log} 2>&1"
 

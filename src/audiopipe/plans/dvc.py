@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 
@@ -38,7 +39,9 @@ def data_command(argv: list[str]) -> int:
     root = Path(spec["root"])
     if not root.exists():
         raise SystemExit(f"audiopipe data: corpora.{a.corpus}.root {root} does not exist")
-    dvc = shutil.which("dvc")
+    # the dvc next to this Python (the project's venv) first, then PATH
+    here = Path(sys.executable).with_name("dvc")
+    dvc = str(here) if here.is_file() else shutil.which("dvc")
     if dvc is None:
         raise SystemExit("audiopipe data: the `dvc` command is not on PATH (activate .venv)")
     return subprocess.call([dvc, "add", str(root)])
