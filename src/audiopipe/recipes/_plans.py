@@ -9,15 +9,16 @@ the orchestration issue's ``audiopipe.plans`` implements, and can be replaced by
 
 from __future__ import annotations
 
-import itertools
 import json
 from pathlib import Path
 
+from audiopipe.plans import Setting, load_plans
+
 
 def setting_id(setting: dict, default: dict) -> str:
-    """``factor=value`` pairs of non-default levels, sorted by factor, joined by ``+``."""
-    parts = [f"{k}={setting[k]}" for k in sorted(setting) if default.get(k) != setting[k]]
-    return "+".join(parts) or "default"
+    """doce identifier of a setting (:class:`audiopipe.plans.Setting`): sorted non-default
+    ``factor=value`` pairs joined by ``+``, ``default`` when every factor is at its default."""
+    return Setting("", dict(setting), dict(default)).id
 
 
 def plan_settings(section: dict) -> list[tuple[str, str, dict]]:
@@ -29,15 +30,11 @@ def plan_settings(section: dict) -> list[tuple[str, str, dict]]:
         If a plan's default names an unknown factor or a level outside the factor's levels.
     """
     out = []
-    for plan, spec in section.get("plans", {}).items():
-        factors, default = spec["factors"], spec.get("default", {})
-        for k, v in default.items():
-            if k not in factors or v not in factors[k]:
-                raise ValueError(f"plan {plan!r}: default {k}={v!r} is not one of the factor's levels")
-        names = sorted(factors)
-        for combo in itertools.product(*(factors[n] for n in names)):
-            s = dict(zip(names, combo))
-            out.append((plan, setting_id(s, default), s))
+    for name, plan in load_plans(section).items():
+        for k, v in plan.default.items():
+            if v not in plan.factors[k]:
+                raise ValueError(f"plan {name!r}: default {k}={v!r} is not one of the factor's levels")
+        out += [(name, st.id, st.values) for st in plan.settings()]
     return out
 
 

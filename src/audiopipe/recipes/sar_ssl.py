@@ -1,4 +1,4 @@
-"""SAR-SSL (Yang & Li, arXiv 2312.00476): spatial acoustic representation learning — data stages.
+"""SAR-SSL (Yang & Li, arXiv 2312.00476): spatial acoustic representation learning.
 
 Simulated two-microphone signals with room-acoustic labels (TDOA, DRR, T60, C50, absorption),
 written as HDF5 shards (contract in :mod:`audiopipe.signals.shards`): the pretraining,

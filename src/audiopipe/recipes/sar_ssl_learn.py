@@ -15,11 +15,12 @@ omitted (``default`` when every factor is at its default). A plan with a ``fold`
 
 from __future__ import annotations
 
-import itertools
 import json
 import logging
 import time
 from pathlib import Path
+
+from audiopipe.plans import Plan, Setting
 
 import numpy as np
 import torch
@@ -38,9 +39,9 @@ LORO_FACTORS = ("fold", "mode", "task")
 # --------------------------------------------------------------------------- plans
 
 def setting_id(setting: dict, default: dict) -> str:
-    """doce-style identifier: non-default ``factor=value`` sorted by factor, ``+``-joined."""
-    parts = [f"{k}={setting[k]}" for k in sorted(setting) if setting[k] != default.get(k)]
-    return "+".join(parts) if parts else "default"
+    """doce identifier (:class:`audiopipe.plans.Setting`): non-default ``factor=value`` sorted by
+    factor, ``+``-joined, ``default`` when all factors are at their default."""
+    return Setting("", dict(setting), dict(default)).id
 
 
 def _check_plan(plan: dict) -> None:
@@ -64,9 +65,8 @@ def plan_settings(plan: dict) -> list[str]:
         If the plan lacks ``factors``/``default`` or one of :data:`PLAN_FACTORS`.
     """
     _check_plan(plan)
-    names = sorted(plan["factors"])
-    return [setting_id(dict(zip(names, combo)), plan["default"])
-            for combo in itertools.product(*(plan["factors"][n] for n in names))]
+    factors = {k: plan["factors"][k] for k in sorted(plan["factors"])}  # grid order: sorted factors
+    return [st.id for st in Plan("plan", factors, dict(plan["default"])).settings()]
 
 
 def parse_setting(sid: str, plan: dict) -> dict:
