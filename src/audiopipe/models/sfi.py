@@ -2,19 +2,20 @@
 
 Reference: K. Saito, T. Nakamura, K. Yatabe, H. Saruwatari, "Sampling-frequency-independent
 convolutional layer and its application to audio source separation", IEEE/ACM TASLP 30,
-pp. 2928-2943, 2022 (Sec. III: latent analog filters, time-domain and frequency-domain filter
-designs). Reference implementation: ``TomohikoNakamura/sfi_convtasnet``, files
+pp. 2928-2943, 2022 (latent analog filters; time-domain and frequency-domain filter designs;
+section numbers are not cited: they were not checked against the paper). Reference
+implementation: ``TomohikoNakamura/sfi_convtasnet``, files
 ``sfi_conv/continuous_filters.py`` and ``sfi_conv/fir_design.py`` (read, not copied).
 
 An SFI layer does not own its weights. It owns a bank of *latent analog filters* (continuous-time
 impulse responses ``h_k(t)`` with closed-form frequency responses ``H_k(ω)``, ω in rad/s) and
 *generates* digital weights for whatever sampling rate ``fs`` the input has:
 
-time-domain (TD) design, paper Sec. III-B
+time-domain (TD) design
     ``w_k[n] = h_k(t_n) / fs`` — the impulse response sampled at the tap times ``t_n``. The
     ``1/fs`` factor makes the digital frequency response ``Σ_n w_k[n] e^{-iω t_n}`` a Riemann sum
     of the analog Fourier integral, so it approximates ``H_k(ω)`` at every rate.
-frequency-domain (FD) design, paper Sec. III-C
+frequency-domain (FD) design
     ``w_k`` = least-squares real FIR whose response matches ``H_k(ω_m)`` at ``M`` equally spaced
     frequencies ``ω_m`` in ``[0, π fs]`` (a pseudo-inverse that depends only on ``fs``, the
     kernel size and ``M``, cached).
@@ -90,7 +91,7 @@ def _erb_space(f_min: float, f_max: float, n: int) -> np.ndarray:
 
 
 class ModulatedGaussianFilters(nn.Module):
-    """Bank of modulated Gaussian latent analog filters (paper Sec. IV-A, Eq. (21)).
+    """Bank of modulated Gaussian latent analog filters (paper; reference ``continuous_filters.py``).
 
     ``H_k(ω) = e^{iφ_k} exp(-(ω-μ_k)²/(2σ_k²)) + e^{-iφ_k} exp(-(ω+μ_k)²/(2σ_k²))`` (ω in rad/s);
     its impulse response is ``h_k(t) = 2 σ_k/sqrt(2π) exp(-σ_k² t²/2) cos(μ_k t + φ_k)``, real and
@@ -159,8 +160,8 @@ class ModulatedGaussianFilters(nn.Module):
 
 
 class MultiPhaseGammatoneFilters(nn.Module):
-    """Bank of multiphase gammatone latent analog filters (paper Sec. IV-A; Ditter & Gerkmann,
-    ICASSP 2020).
+    """Bank of multiphase gammatone latent analog filters (paper; Ditter & Gerkmann, ICASSP 2020;
+    reference ``continuous_filters.py``).
 
     ``h_k(t) = g_k t^{n-1} exp(-2π b_k t) cos(2π f_k t + φ_k)`` for ``t >= 0`` (causal; taps at
     ``t = 0, 1/fs, ...``), with ERB bandwidth ``b_k = ERB(f_k)/c_n``,
@@ -294,7 +295,7 @@ def _nyquist_mask(filters: nn.Module, fs: float) -> torch.Tensor:
 
 def td_weights(filters: nn.Module, fs: float, kernel_size: int, weight_scale: str = "paper",
                nyquist_mask: bool = True) -> torch.Tensor:
-    """Time-domain design: sampled impulse responses (paper Sec. III-B).
+    """Time-domain design: sampled impulse responses.
 
     Parameters
     ----------
@@ -337,7 +338,7 @@ def _fd_design_matrix(fs: float, kernel_size: int, n_freqs: int, support: str):
 
 def fd_weights(filters: nn.Module, fs: float, kernel_size: int, n_freqs: int = 640,
                nyquist_mask: bool = True) -> torch.Tensor:
-    """Frequency-domain design: least-squares FIR fit to sampled responses (paper Sec. III-C).
+    """Frequency-domain design: least-squares FIR fit to sampled responses.
 
     ``H_k`` is sampled at ``n_freqs`` equally spaced frequencies in ``[0, fs/2]`` and the real taps
     minimising ``Σ_m |Σ_n w[n] e^{-iω_m t_n} - H_k(ω_m)|²`` are found with a cached pseudo-inverse

@@ -1,10 +1,10 @@
-"""SFI Conv-TasNet (Saito et al., TASLP 2022, Sec. V) and the plain Conv-TasNet it is compared to.
+"""SFI Conv-TasNet (Saito et al., TASLP 2022) and the plain Conv-TasNet it is compared to.
 
 The SFI model replaces Conv-TasNet's encoder and decoder by the SFI layers of
 :mod:`audiopipe.models.sfi` and keeps the separator (the temporal convolutional network,
 :class:`audiopipe.models.conv_tasnet.TemporalConvNet`) unchanged: because kernel size and stride
 scale with the rate, a frame always spans 5 ms and frames are always 2.5 ms apart, so the
-separator sees the same time scale at every rate. Paper configuration (Sec. VI-A; reference
+separator sees the same time scale at every rate. Paper configuration (as in the reference
 ``configs/model/sfi_convtasnet_*.yaml``): N 440, L 160 and stride 80 at 32 kHz, B 160, H 160,
 P 3, X 6, R 2, gLN, softmax mask over the 4 sources, ReLU after the encoder.
 

@@ -1,6 +1,6 @@
 """SFI recipe: sampling-frequency-independent Conv-TasNet on MUSDB18-HQ, evaluated at unseen rates.
 
-Reproduces the comparison of Saito et al. (TASLP 2022, Sec. VI): a Conv-TasNet whose encoder and
+Reproduces the comparison of Saito et al. (TASLP 2022): a Conv-TasNet whose encoder and
 decoder are SFI layers, trained at 32 kHz, separates music at 8, 16, 32 and 48 kHz; it is compared
 with a plain Conv-TasNet trained at 32 kHz, applied either to the signal resampled to 32 kHz
 ("resampling") or directly at the input rate ("plain"). Score: BSSEval v4 SDR (museval), median

@@ -1,7 +1,7 @@
 """Training of SFI / plain Conv-TasNet on MUSDB18-HQ HDF5 shards (PyTorch Lightning).
 
 Loss: negative SI-SDR averaged over the 4 sources and the channels, sources in a fixed order (no
-permutation: the outputs are named stems), as in the paper (Sec. VI-A, "negative SI-SDR") and
+permutation: the outputs are named stems), as in the paper and
 the reference ``configs/model/*.yaml`` (``loss_criterion: sisdr``). Training examples are random
 segments of the training shard (seeded per epoch and step: the same seed gives the same batches);
 validation uses fixed segments of the validation shard.
