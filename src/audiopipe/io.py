@@ -80,8 +80,7 @@ def write_jsonl(path: str | os.PathLike, records: Iterable[dict]) -> int:
         opener = gzip.open if str(path).endswith(".gz") else open
         # mtime=0 keeps gzip output byte-identical across runs (determinism rule)
         if opener is gzip.open:
-            fh = gzip.GzipFile(filename="", mode="wb", fileobj=open(tmp, "wb"), mtime=0)
-            with fh, contextlib.closing(fh.fileobj):
+            with open(tmp, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as fh:
                 for rec in records:
                     fh.write((json.dumps(rec, default=_json_default) + "\n").encode())
                     n += 1

@@ -1,0 +1,101 @@
+"""UrbanSound8K (Salamon, Jacoby & Bello, ACM MM 2014) -> lhotse-style manifest.
+
+Layout::
+
+    <root>/audio/fold<1..10>/<fsID>-<classID>-<occurrenceID>-<sliceID>.wav
+    <root>/metadata/UrbanSound8K.csv
+        slice_file_name, fsID, start, end, salience, fold, classID, class
+
+The official protocol is 10-fold cross-validation over the predefined folds
+(:func:`cross_validation_folds`); never reshuffle slices across folds.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from audiopipe.io import audio_info, write_jsonl
+
+COLUMNS = ["slice_file_name", "fsID", "start", "end", "salience", "fold", "classID", "class"]
+CLASSES = ["air_conditioner", "car_horn", "children_playing", "dog_bark", "drilling", "engine_idling",
+           "gun_shot", "jackhammer", "siren", "street_music"]
+
+
+def read_metadata(path: Path) -> pd.DataFrame:
+    """Read and check ``UrbanSound8K.csv``.
+
+    Raises
+    ------
+    ValueError
+        If a column is missing, a fold is outside 1..10, or ``classID`` and ``class`` disagree
+        with the official class list.
+    """
+    df = pd.read_csv(path)
+    missing = [c for c in COLUMNS if c not in df.columns]
+    if missing:
+        raise ValueError(f"{path}: missing column(s) {missing}")
+    bad = df[~df["fold"].between(1, 10)]
+    if len(bad):
+        raise ValueError(f"{path}: fold outside 1..10 for {bad['slice_file_name'].iloc[0]}")
+    wrong = df[[CLASSES[i] != c for i, c in zip(df["classID"], df["class"])]]
+    if len(wrong):
+        raise ValueError(f"{path}: classID/class mismatch for {wrong['slice_file_name'].iloc[0]}")
+    return df
+
+
+def cross_validation_folds(df: pd.DataFrame) -> list[tuple[list[int], int]]:
+    """The 10 official (train folds, test fold) pairs present in ``df``."""
+    folds = sorted(int(f) for f in df["fold"].unique())
+    return [([f for f in folds if f != k], k) for k in folds]
+
+
+def prepare_urbansound8k(root: Path, output_dir: Path) -> Path:
+    """Write ``urbansound8k.jsonl`` (one record per slice, with fold and class).
+
+    Parameters
+    ----------
+    root : Path
+        Corpus root (holds ``audio/`` and ``metadata/``).
+    output_dir : Path
+        Where the manifest goes.
+
+    Raises
+    ------
+    ValueError
+        See :func:`read_metadata`; :class:`audiopipe.io.AudioFileError` if a listed slice is
+        missing or unreadable.
+    """
+    root = Path(root)
+    df = read_metadata(root / "metadata" / "UrbanSound8K.csv")
+    recs = []
+    for row in df.to_dict("records"):
+        path = root / "audio" / f"fold{row['fold']}" / row["slice_file_name"]
+        recs.append({"id": Path(row["slice_file_name"]).stem, "path": str(path.resolve()), **audio_info(path),
+                     "fold": int(row["fold"]), "class_id": int(row["classID"]), "label": row["class"],
+                     "fs_id": int(row["fsID"]), "start": float(row["start"]), "end": float(row["end"]),
+                     "salience": int(row["salience"])})
+    out = Path(output_dir) / "urbansound8k.jsonl"
+    write_jsonl(out, sorted(recs, key=lambda r: r["id"]))
+    return out
+
+
+DEMO_SOURCE = "urban/UrbanSound8K"
+
+
+def build_demo(fixtures: Path, root: Path) -> Path:
+    """Build a demo UrbanSound8K layout holding the real fixture slice ``fold5/100032-3-0-0.wav``
+    and its real metadata row (copied byte for byte). Returns ``demo_manifest.jsonl``."""
+    import shutil
+
+    src, root = Path(fixtures) / DEMO_SOURCE, Path(root)
+    rel = "audio/fold5/100032-3-0-0.wav"
+    (root / "audio" / "fold5").mkdir(parents=True, exist_ok=True)
+    (root / "metadata").mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(src / rel, root / rel)
+    shutil.copyfile(src / "metadata" / "UrbanSound8K.csv", root / "metadata" / "UrbanSound8K.csv")
+    out = root / "demo_manifest.jsonl"
+    write_jsonl(out, [{"id": "100032-3-0-0", "path": rel, **audio_info(root / rel),
+                       "source": f"{DEMO_SOURCE}/{rel}", "source_start": 0.0, "source_end": None}])
+    return out

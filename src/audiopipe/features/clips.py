@@ -1,0 +1,116 @@
+"""Clip-level feature cache for the urban-sound recipes (transcoder, STRF urban task).
+
+Reads lhotse-style manifests, cuts every recording into ``clip_s`` clips (the last partial clip
+is zero-padded when it holds at least half a clip; shorter recordings are padded to one clip),
+down-mixes to mono, and stores per clip, in one HDF5 shard (contiguous float32 datasets):
+
+* ``third_octave`` ``(clips, 29, frames)`` dB levels at 32 kHz (:mod:`audiopipe.features.third_octave`)
+* ``mel_PANN`` ``(clips, 64, 101)`` and ``mel_YamNet`` ``(clips, 64, 96)`` log-Mel targets
+  (:mod:`audiopipe.features.mel`)
+* ``labels`` ``(clips, classes)`` 0/1, ``split`` and ``id`` strings; attributes ``classes``.
+
+Labels come from the record's ``scene_label`` (TAU), ``label`` (UrbanSound8K) or, for speech
+corpora with ``speech`` regions, the class ``speech`` when more than half of the clip is speech.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from audiopipe.features import mel as melmod
+from audiopipe.features.third_octave import third_octave_levels
+from audiopipe.io import atomic_path, read_audio, read_jsonl
+
+
+def _clip_labels(rec: dict, t0: float, t1: float, classes: list[str]) -> np.ndarray:
+    y = np.zeros(len(classes), dtype=np.float32)
+    names = []
+    if "speech" in rec:
+        covered = sum(max(0.0, min(e, t1) - max(s, t0)) for s, e in rec["speech"])
+        if covered > 0.5 * (t1 - t0):
+            names.append("speech")
+    for key in ("scene_label", "label"):
+        if key in rec:
+            names.append(rec[key])
+    for n in names:
+        if n in classes:
+            y[classes.index(n)] = 1.0
+    return y
+
+
+def build_clip_features(manifests: list[Path], output: Path, classes: list[str], clip_s: float = 1.0,
+                        split_map: dict | None = None) -> int:
+    """Write the clip feature shard ``output`` from ``manifests``; returns the number of clips.
+
+    Parameters
+    ----------
+    manifests : list of Path
+        JSONL manifests (records need ``id``, ``path``, ``sampling_rate``; optional ``split``).
+    classes : list of str
+        Class names, the order of ``labels`` columns.
+    clip_s : float
+        Clip duration in s (1.0 in the paper).
+    split_map : dict, optional
+        Record split -> stored split (e.g. ``{"evaluate": "test"}``).
+
+    Raises
+    ------
+    ValueError
+        If no clip is produced.
+    """
+    split_map = split_map or {}
+    rows: dict[str, list] = {k: [] for k in ("id", "split", "labels", "third_octave", "mel_PANN", "mel_YamNet")}
+    for man in manifests:
+        for rec in read_jsonl(man):
+            x, sr = read_audio(rec["path"])
+            x = x.mean(0)
+            n = int(round(clip_s * sr))
+            n_clips = max(1, int(np.floor(len(x) / n + 0.5)))
+            x = np.pad(x, (0, max(0, n_clips * n - len(x))))
+            x32 = melmod.resample(x, sr, 32000).astype(np.float64)
+            x16 = melmod.resample(x, sr, 16000).astype(np.float64)
+            for k in range(n_clips):
+                seg32 = x32[int(k * clip_s * 32000):int((k + 1) * clip_s * 32000)]
+                seg16 = x16[int(k * clip_s * 16000):int((k + 1) * clip_s * 16000)]
+                rows["id"].append(f"{rec['id']}_c{k}")
+                rows["split"].append(split_map.get(rec.get("split", "train"), rec.get("split", "train")))
+                rows["labels"].append(_clip_labels(rec, k * clip_s, (k + 1) * clip_s, classes))
+                rows["third_octave"].append(third_octave_levels(seg32).numpy().astype(np.float32))
+                rows["mel_PANN"].append(melmod.log_mel(seg32, melmod.PANN).numpy().astype(np.float32))
+                rows["mel_YamNet"].append(
+                    melmod.log_mel(seg16, melmod.YAMNET).numpy()[:, :melmod.YAMNET.frames].astype(np.float32))
+    if not rows["id"]:
+        raise ValueError(f"no clip produced from manifests {[str(m) for m in manifests]}")
+    with atomic_path(output) as tmp, h5py.File(tmp, "w") as h5:
+        for k in ("third_octave", "mel_PANN", "mel_YamNet", "labels"):
+            h5.create_dataset(k, data=np.stack(rows[k]))
+        h5.create_dataset("id", data=np.array(rows["id"], dtype="S"))
+        h5.create_dataset("split", data=np.array(rows["split"], dtype="S"))
+        h5.attrs["classes"] = json.dumps(classes)
+        h5.attrs["clip_s"] = clip_s
+        h5.attrs["manifests"] = json.dumps([str(m) for m in manifests])
+    return len(rows["id"])
+
+
+def load_clip_features(path: Path, split: str | None = None) -> dict:
+    """Read a clip shard into numpy arrays (optionally one split); ``classes`` as a list.
+
+    Raises
+    ------
+    ValueError
+        If ``split`` selects no clip.
+    """
+    with h5py.File(path, "r") as h5:
+        splits = np.array([s.decode() for s in h5["split"][:]])
+        sel = np.ones(len(splits), bool) if split is None else splits == split
+        if not sel.any():
+            raise ValueError(f"{path}: no clip in split {split!r} (splits: {sorted(set(splits))})")
+        out = {k: h5[k][:][sel] for k in ("third_octave", "mel_PANN", "mel_YamNet", "labels")}
+        out["id"] = [s.decode() for s in h5["id"][:][sel]]
+        out["split"] = splits[sel].tolist()
+        out["classes"] = json.loads(h5.attrs["classes"])
+    return out

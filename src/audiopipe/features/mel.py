@@ -1,0 +1,182 @@
+"""Log-Mel targets of the pretrained classifiers (PANN, YAMNet), in torch, without librosa.
+
+Two front ends are reproduced:
+
+* **PANN** (Kong et al., 2020; ``qiuqiangkong/audioset_tagging_cnn`` through ``torchlibrosa``):
+  32 kHz, periodic Hann window of 1024 samples, hop 320, centred frames with reflect padding,
+  power spectrogram, 64 Slaney-style Mel bands (area-normalised, 50-14000 Hz, as
+  ``librosa.filters.mel`` defaults), ``10 log10(max(mel, 1e-10))`` dB.
+* **YAMNet** (``tensorflow/models`` ``research/audioset/yamnet/features.py``): 16 kHz, periodic
+  Hann window of 400 samples zero-padded to a 512-point FFT, hop 160, frames not centred,
+  *magnitude* spectrogram, 64 HTK-Mel bands computed in the Mel domain as
+  ``tf.signal.linear_to_mel_weight_matrix`` does (125-7500 Hz, no area normalisation, DC row 0),
+  ``log(mel + 0.001)``.
+
+The filterbanks are written here from their published formulas (Slaney's Auditory Toolbox
+Mel scale; HTK ``1127 ln(1 + f / 700)``) so that the runtime needs no librosa.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from scipy.signal import resample_poly
+
+
+@dataclass(frozen=True)
+class MelConfig:
+    """Parameters of one classifier's log-Mel front end (rates in Hz, sizes in samples)."""
+
+    name: str
+    sampling_rate: int
+    n_fft: int
+    win_length: int
+    hop: int
+    n_mels: int
+    fmin: float
+    fmax: float
+    scale: str  # "slaney" (area-normalised) or "htk_tf"
+    center: bool
+    magnitude: bool  # True: |X| (YAMNet), False: |X|^2 (PANN)
+    log: str  # "db" (10 log10, floor 1e-10) or "ln_offset" (ln(x + 0.001))
+    frames: int  # frames per 1-s clip fed to the classifier
+
+
+PANN = MelConfig("PANN", 32000, 1024, 1024, 320, 64, 50.0, 14000.0, "slaney", True, False, "db", 101)
+YAMNET = MelConfig("YamNet", 16000, 512, 400, 160, 64, 125.0, 7500.0, "htk_tf", False, True,
+                   "ln_offset", 96)
+#: log-Mel of the STRF speech-activity task (16 kHz, 64 Mel, 25-ms window, 10-ms hop)
+SAD = MelConfig("SAD", 16000, 512, 400, 160, 64, 0.0, 8000.0, "slaney", True, False, "db", 0)
+CONFIGS = {"PANN": PANN, "YamNet": YAMNET, "SAD": SAD}
+
+
+def get_config(name: str) -> MelConfig:
+    """Return the Mel configuration ``"PANN"`` or ``"YamNet"``.
+
+    Raises
+    ------
+    KeyError
+        For any other name.
+    """
+    if name not in CONFIGS:
+        raise KeyError(f"unknown classifier Mel front end {name!r}; choose from {sorted(CONFIGS)}")
+    return CONFIGS[name]
+
+
+def hz_to_mel_slaney(f: np.ndarray) -> np.ndarray:
+    """Slaney (Auditory Toolbox) Mel scale: linear below 1 kHz, logarithmic above."""
+    f = np.asarray(f, dtype=np.float64)
+    f_sp = 200.0 / 3
+    logstep = math.log(6.4) / 27.0
+    return np.where(f >= 1000.0, 15.0 + np.log(np.maximum(f, 1e-12) / 1000.0) / logstep, f / f_sp)
+
+
+def mel_to_hz_slaney(m: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`hz_to_mel_slaney`."""
+    m = np.asarray(m, dtype=np.float64)
+    f_sp = 200.0 / 3
+    logstep = math.log(6.4) / 27.0
+    return np.where(m >= 15.0, 1000.0 * np.exp(logstep * (m - 15.0)), f_sp * m)
+
+
+def hz_to_mel_htk(f: np.ndarray) -> np.ndarray:
+    """HTK Mel scale ``1127 ln(1 + f / 700)``."""
+    return 1127.0 * np.log1p(np.asarray(f, dtype=np.float64) / 700.0)
+
+
+def mel_filterbank(sampling_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: float,
+                   scale: str = "slaney") -> np.ndarray:
+    """Triangular Mel filterbank ``(n_mels, n_fft // 2 + 1)``.
+
+    Parameters
+    ----------
+    scale : str
+        ``"slaney"``: triangles in Hz between Slaney-Mel-spaced edges, each scaled by
+        ``2 / (f_high - f_low)`` (``librosa.filters.mel`` defaults). ``"htk_tf"``: triangles in
+        the HTK-Mel domain over the bins 1..N (DC weight 0), unnormalised (TensorFlow's
+        ``linear_to_mel_weight_matrix``, used by YAMNet).
+
+    Raises
+    ------
+    ValueError
+        If ``fmax`` exceeds the Nyquist frequency, ``fmin >= fmax``, or ``scale`` is unknown.
+    """
+    if not 0 <= fmin < fmax <= sampling_rate / 2:
+        raise ValueError(f"need 0 <= fmin < fmax <= {sampling_rate / 2} Hz, got fmin={fmin}, fmax={fmax}")
+    n_bins = n_fft // 2 + 1
+    freqs = np.linspace(0.0, sampling_rate / 2, n_bins)
+    if scale == "slaney":
+        edges = mel_to_hz_slaney(np.linspace(hz_to_mel_slaney(fmin), hz_to_mel_slaney(fmax), n_mels + 2))
+        fdiff = np.diff(edges)
+        ramps = edges[:, None] - freqs[None, :]
+        lower = -ramps[:-2] / fdiff[:-1, None]
+        upper = ramps[2:] / fdiff[1:, None]
+        w = np.maximum(0.0, np.minimum(lower, upper))
+        return w * (2.0 / (edges[2:] - edges[:-2]))[:, None]
+    if scale == "htk_tf":
+        bins_mel = hz_to_mel_htk(freqs)
+        edges = np.linspace(hz_to_mel_htk(fmin), hz_to_mel_htk(fmax), n_mels + 2)
+        lower = (bins_mel[None, :] - edges[:-2, None]) / (edges[1:-1] - edges[:-2])[:, None]
+        upper = (edges[2:, None] - bins_mel[None, :]) / (edges[2:] - edges[1:-1])[:, None]
+        w = np.maximum(0.0, np.minimum(lower, upper))
+        w[:, 0] = 0.0
+        return w
+    raise ValueError(f"scale must be 'slaney' or 'htk_tf', got {scale!r}")
+
+
+def _periodic_hann(n: int) -> torch.Tensor:
+    return torch.hann_window(n, periodic=True, dtype=torch.float64)
+
+
+def spectrogram(x: torch.Tensor, cfg: MelConfig) -> torch.Tensor:
+    """Power (PANN) or magnitude (YAMNet) spectrogram ``(..., n_fft // 2 + 1, frames)``."""
+    x = torch.as_tensor(x).to(torch.float64)
+    if cfg.center:
+        pad = cfg.n_fft // 2
+        shp = x.shape
+        x = torch.nn.functional.pad(x.reshape(-1, 1, shp[-1]), (pad, pad), mode="reflect").reshape(*shp[:-1], -1)
+    if x.shape[-1] < cfg.win_length:
+        raise ValueError(f"signal has {x.shape[-1]} samples, fewer than one {cfg.name} frame ({cfg.win_length})")
+    frames = x.unfold(-1, cfg.win_length, cfg.hop) * _periodic_hann(cfg.win_length)
+    spec = torch.fft.rfft(frames, n=cfg.n_fft, dim=-1).abs()
+    if not cfg.magnitude:
+        spec = spec.square()
+    return spec.transpose(-1, -2)
+
+
+def mel_matrix(cfg: MelConfig, n_fft: int | None = None, sampling_rate: int | None = None) -> torch.Tensor:
+    """Filterbank of ``cfg`` as a float64 tensor, optionally for another FFT size or rate."""
+    return torch.from_numpy(mel_filterbank(sampling_rate or cfg.sampling_rate, n_fft or cfg.n_fft,
+                                           cfg.n_mels, cfg.fmin, cfg.fmax, cfg.scale))
+
+
+def log_compress(mel: torch.Tensor, cfg: MelConfig) -> torch.Tensor:
+    """Apply the classifier's log: ``10 log10(max(x, 1e-10))`` (PANN) or ``ln(x + 0.001)`` (YAMNet)."""
+    if cfg.log == "db":
+        return 10.0 * torch.log10(torch.clamp(mel, min=1e-10))
+    return torch.log(mel + 0.001)
+
+
+def log_mel(x: np.ndarray | torch.Tensor, cfg: MelConfig) -> torch.Tensor:
+    """Log-Mel spectrogram ``(..., n_mels, frames)`` (float64) of a waveform at ``cfg.sampling_rate``.
+
+    Parameters
+    ----------
+    x : array, shape ``(..., samples)``
+        Waveform, full scale 1.0, already at ``cfg.sampling_rate`` Hz.
+    cfg : MelConfig
+        :data:`PANN` or :data:`YAMNET`.
+    """
+    spec = spectrogram(torch.as_tensor(np.asarray(x) if not torch.is_tensor(x) else x), cfg)
+    return log_compress(mel_matrix(cfg) @ spec, cfg)
+
+
+def resample(x: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
+    """Polyphase resampling along the last axis (:func:`scipy.signal.resample_poly`)."""
+    if sr_in == sr_out:
+        return np.asarray(x, dtype=np.float32)
+    g = math.gcd(int(sr_in), int(sr_out))
+    return resample_poly(x, sr_out // g, sr_in // g, axis=-1).astype(np.float32)
