@@ -97,17 +97,15 @@ def test_snakemake_subdag(fixtures_dir, tmp_path):
                          segment_seconds=0.5)
     s["plans"]["rates"]["factors"] = {"method": ["sfi", "resampling"], "sampling_rate": [8000, 16000]}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    # the project's common.smk (AUDIOPIPE, GPU_RUN, json_arg, plan selection) + the sfi rules
     (tmp_path / "Snakefile").write_text(
-        "import json, shlex, sys\n"
-        f"configfile: 'params.yaml'\n"
-        f"AUDIOPIPE = 'PYTHONPATH={REPO / 'src'} ' + sys.executable + ' -m audiopipe'\n"
-        "GPU_RUN = ''\n"
-        "def json_arg(d):\n    return shlex.quote(json.dumps(d))\n"
+        "configfile: 'params.yaml'\n"
+        f"include: '{REPO / 'workflow/rules/common.smk'}'\n"
         f"include: '{REPO / 'workflow/rules/sfi.smk'}'\n")
     env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "AUDIOPIPE_FIXTURES": str(fixtures_dir)}
     snakemake = shutil.which("snakemake") or str(Path(sys.executable).parent / "snakemake")
-    run = subprocess.run([snakemake, "--cores", "2", "sfi_all"], cwd=tmp_path, env=env,
-                         capture_output=True, text=True)
+    run = subprocess.run([snakemake, "sfi_all", "--cores", "2", "--resources", "gpu=1"],
+                         cwd=tmp_path, env=env, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr[-3000:]
     table = (tmp_path / "results/sfi/sdr_table.csv").read_text().splitlines()
     assert len(table) == 1 + 4 * 4  # header + 4 settings x 4 sources

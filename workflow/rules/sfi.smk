@@ -3,7 +3,8 @@
 #
 #   snakemake --cores 2 sfi_all     -> results/sfi/sdr_table.{csv,md}, results/sfi/sdr_vs_rate.png
 #
-# Needs from common.smk: AUDIOPIPE, GPU_RUN, json_arg; config = params.yaml (section `sfi`).
+# Needs from common.smk: AUDIOPIPE, GPU_RUN, json_arg, recipe_settings, RECIPE_TARGETS;
+# config = params.yaml (section `sfi`; top-level `fixtures`, overridden by $AUDIOPIPE_FIXTURES).
 
 import os
 from pathlib import Path
@@ -16,9 +17,11 @@ SFI_PLANS = load_plans(SFI)
 SFI_SETTINGS = {(p, s.id): s for p, plan in SFI_PLANS.items() for s in plan.settings()}
 SFI_INT = "data/interim/sfi"
 SFI_RES = "results/sfi"
-SFI_FIXTURES = os.environ.get("AUDIOPIPE_FIXTURES")
-SFI_DEMO_SOURCE = (SFI["demo"]["source"].replace("../shared/fixtures", SFI_FIXTURES, 1)
-                   if SFI_FIXTURES else SFI["demo"]["source"])
+SFI_FIXTURES = os.environ.get("AUDIOPIPE_FIXTURES") or config.get("fixtures") or "../shared/fixtures"
+SFI_DEMO_SOURCE = f"{SFI_FIXTURES}/{SFI['demo']['track']}"
+# settings built by default: --config select=... or sfi.select (all settings when empty)
+SFI_SELECTED = [(s.plan, s.id) for s in recipe_settings("sfi")]
+RECIPE_TARGETS["sfi"] = lambda: [f"{SFI_RES}/sdr_table.md", f"{SFI_RES}/sdr_vs_rate.png"]
 
 
 wildcard_constraints:
@@ -95,6 +98,7 @@ rule sfi_train:
     params:
         model=json_arg(SFI["model"]),
         training=json_arg(SFI["training"]),
+    threads: 2
     resources:
         gpu=1,
     log:
@@ -102,7 +106,7 @@ rule sfi_train:
     benchmark:
         "benchmarks/out/sfi/train_{sfi_kind}.tsv"
     shell:
-        "{GPU_RUN} {AUDIOPIPE} sfi train --train-shard {input.train} --valid-shard {input.valid}"
+        "OMP_NUM_THREADS={threads} {GPU_RUN} {resources.gpu} -- {AUDIOPIPE} sfi train --train-shard {input.train} --valid-shard {input.valid}"
         " --output {output} --kind {wildcards.sfi_kind} --model {params.model}"
         " --training {params.training} > {log} 2>&1"
 
@@ -146,7 +150,7 @@ rule sfi_aggregate:
 
 rule sfi_table:
     input:
-        [f"{SFI_RES}/{p}/{sid}/metrics.json" for (p, sid) in SFI_SETTINGS],
+        [f"{SFI_RES}/{p}/{sid}/metrics.json" for (p, sid) in SFI_SELECTED],
     output:
         csv=f"{SFI_RES}/sdr_table.csv",
         md=f"{SFI_RES}/sdr_table.md",
