@@ -48,6 +48,16 @@ def test_demo_is_deterministic(fixtures_dir, demo_root, tmp_path):
     assert _sha(a) == _sha(b)
 
 
+def test_demo_split_order_does_not_depend_on_dict_order(fixtures_dir, demo_root, tmp_path):
+    """json_arg sorts keys ({"test", "train", "valid"}): the segments must not move."""
+    man = build_demo_musdb(fixtures_dir / TRACK, tmp_path, 1.1, {"test": 2, "train": 3, "valid": 1})
+    a = [(r["track"], r["split"]) for r in read_jsonl(man)]
+    b = [(r["track"], r["split"]) for r in read_jsonl(demo_root / "demo_manifest.jsonl")]
+    assert a == b
+    with pytest.raises(ValueError, match="unknown split"):
+        build_demo_musdb(fixtures_dir / TRACK, tmp_path, 1.1, {"dev": 1})
+
+
 def test_demo_rejects_too_many_segments(fixtures_dir, tmp_path):
     with pytest.raises(ValueError, match="too short"):
         build_demo_musdb(fixtures_dir / TRACK, tmp_path, 2.0, {"train": 3, "valid": 1, "test": 2})

@@ -209,8 +209,8 @@ def build_demo_musdb(source: Path, output_root: Path, segment_seconds: float = 1
     segment_seconds : float
         Duration of each demo track (s).
     splits : dict
-        Number of segments per MUSDB subset/split, in order: ``{"train": 3, "valid": 1,
-        "test": 2}`` (default). "valid" tracks go to ``train/`` and are listed in the returned
+        Number of segments per split, ``{"train": 3, "valid": 1, "test": 2}`` (default);
+        segments are assigned in the order train, valid, test whatever the dict's order. "valid" tracks go to ``train/`` and are listed in the returned
         manifest's ``valid_tracks`` field, to pass to :func:`prepare_musdb`.
 
     Returns
@@ -221,7 +221,7 @@ def build_demo_musdb(source: Path, output_root: Path, segment_seconds: float = 1
     Raises
     ------
     ValueError
-        If the source is too short for the requested segments.
+        If the source is too short for the requested segments, or a split name is unknown.
     """
     source, output_root = Path(source), Path(output_root)
     splits = dict(splits or {"train": 3, "valid": 1, "test": 2})
@@ -233,11 +233,12 @@ def build_demo_musdb(source: Path, output_root: Path, segment_seconds: float = 1
     if total * seg > mix.shape[-1]:
         raise ValueError(f"{source}: {mix.shape[-1] / fs:.2f} s is too short for {total} segments "
                          f"of {segment_seconds} s")
+    unknown = set(splits) - set(SPLITS)
+    if unknown:
+        raise ValueError(f"unknown split(s) {sorted(unknown)}: expected some of {SPLITS}")
     recs, i = [], 0
-    for split, n in splits.items():
-        if split not in SPLITS:
-            raise ValueError(f"unknown split {split!r}: expected one of {SPLITS}")
-        for _ in range(n):
+    for split in SPLITS:  # fixed order, whatever the order of the dict (JSON may sort its keys)
+        for _ in range(int(splits.get(split, 0))):
             a, b = i * seg, (i + 1) * seg
             name = f"{source.name} - part{i}"
             tdir = output_root / ("test" if split == "test" else "train") / name
