@@ -19,6 +19,7 @@ include: "workflow/rules/transcoder.smk"
 include: "workflow/rules/strf.smk"
 include: "workflow/rules/sar_ssl.smk"
 include: "workflow/rules/sar_ssl_learn.smk"
+include: "workflow/rules/sfi.smk"
 
 
 rule all:

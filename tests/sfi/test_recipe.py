@@ -87,9 +87,9 @@ def test_train_resumes_and_evaluate_writes_scores(shards):
 
 @pytest.mark.slow
 def test_snakemake_subdag(fixtures_dir, tmp_path):
-    """The sfi rules, driven by params.sfi.yaml with a 2×2 plan and one test track, produce the
+    """The sfi rules, driven by the sfi section of params.yaml with a 2×2 plan and one test track, produce the
     SDR table and plot."""
-    params = yaml.safe_load((REPO / "params.sfi.yaml").read_text())
+    params = {"sfi": yaml.safe_load((REPO / "params.yaml").read_text())["sfi"]}
     s = params["sfi"]
     s["demo"]["splits"] = {"train": 2, "valid": 1, "test": 1}
     s["model"] = TINY
