@@ -3,13 +3,13 @@ classification with an STRF (or plain conv) front end on log-Mel."""
 
 from __future__ import annotations
 
-import lightning as L
 import torch
 
 from audiopipe.models.strf import SpeechActivityNet, UrbanSTRFNet
+from audiopipe.training.common import BCEClassifierTraining
 
 
-class SADModule(L.LightningModule):
+class SADModule(BCEClassifierTraining):
     """Frame-level speech activity: batches ``(log-Mel (b, 64, frames), labels (b, frames))``, BCE."""
 
     def __init__(self, frontend: str, channels: int, kernel: list[int], hidden: int, grid: str,
@@ -21,17 +21,8 @@ class SADModule(L.LightningModule):
     def forward(self, mel: torch.Tensor) -> torch.Tensor:
         return self.net(mel)
 
-    def training_step(self, batch, _):
-        mel, y = batch
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(self(mel), y)
-        self.log("train_loss", loss, prog_bar=True)
-        return loss
 
-    def configure_optimizers(self):
-        return torch.optim.Adam(self.parameters(), lr=self.hparams.lr)
-
-
-class UrbanModule(L.LightningModule):
+class UrbanModule(BCEClassifierTraining):
     """Clip classification: batches ``(log-Mel (b, 64, frames), targets (b, classes))``, multi-label BCE."""
 
     def __init__(self, frontend: str, classes: int, channels: int, kernel: list[int], width: int,
@@ -42,12 +33,3 @@ class UrbanModule(L.LightningModule):
 
     def forward(self, mel: torch.Tensor) -> torch.Tensor:
         return self.net(mel)
-
-    def training_step(self, batch, _):
-        mel, y = batch
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(self(mel), y)
-        self.log("train_loss", loss, prog_bar=True)
-        return loss
-
-    def configure_optimizers(self):
-        return torch.optim.Adam(self.parameters(), lr=self.hparams.lr)

@@ -21,9 +21,10 @@ from torch.utils.data import DataLoader, TensorDataset
 from audiopipe.features.mel import get_config
 from audiopipe.models.classifiers import adapt_state_dict, build_classifier
 from audiopipe.models.transcoder import build_transcoder
+from audiopipe.training.common import BCEClassifierTraining
 
 
-class ClassifierModule(L.LightningModule):
+class ClassifierModule(BCEClassifierTraining):
     """Multi-label log-Mel classifier: batches ``(mel (b, mels, frames), targets (b, classes))``."""
 
     def __init__(self, kind: str, classes: int, width: float, lr: float = 1e-3):
@@ -33,15 +34,6 @@ class ClassifierModule(L.LightningModule):
 
     def forward(self, mel: torch.Tensor) -> torch.Tensor:
         return self.classifier(mel)
-
-    def training_step(self, batch, _):
-        mel, y = batch
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(self(mel), y)
-        self.log("train_loss", loss, prog_bar=True)
-        return loss
-
-    def configure_optimizers(self):
-        return torch.optim.Adam(self.parameters(), lr=self.hparams.lr)
 
 
 class TranscoderModule(L.LightningModule):
