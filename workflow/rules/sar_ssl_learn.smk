@@ -114,8 +114,8 @@ rule sar_ssl_learn_table:
         lambda w: sar_ssl_setting_metrics(w.plan),
     output:
         csv="results/sar_ssl/{plan}/table.csv",
-        md="results/sar_ssl/{plan}/table.md",
-        png="results/sar_ssl/{plan}/mae_vs_rooms.png",
+        md=report("results/sar_ssl/{plan}/table.md", category="sar_ssl"),
+        png=report("results/sar_ssl/{plan}/mae_vs_rooms.png", category="sar_ssl"),
     wildcard_constraints:
         plan="[^/]+",
     params:

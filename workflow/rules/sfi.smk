@@ -153,8 +153,8 @@ rule sfi_table:
         [f"{SFI_RES}/{p}/{sid}/metrics.json" for (p, sid) in SFI_SELECTED],
     output:
         csv=f"{SFI_RES}/sdr_table.csv",
-        md=f"{SFI_RES}/sdr_table.md",
-        png=f"{SFI_RES}/sdr_vs_rate.png",
+        md=report(f"{SFI_RES}/sdr_table.md", category="sfi"),
+        png=report(f"{SFI_RES}/sdr_vs_rate.png", category="sfi"),
     log:
         "logs/sfi/table.log",
     shell:

@@ -70,8 +70,8 @@ rule strf_summary:
         lambda w: [f"results/strf/{p}/{sid}/metrics.json" for p, sid, _ in ST_SETTINGS if p == w.plan],
     output:
         "results/strf/{plan}/table.csv",
-        "results/strf/{plan}/table.md",
-        "results/strf/{plan}/plot.png",
+        report("results/strf/{plan}/table.md", category="strf"),
+        report("results/strf/{plan}/plot.png", category="strf"),
     wildcard_constraints:
         plan="[^/]+",
     params:

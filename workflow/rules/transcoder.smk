@@ -114,8 +114,8 @@ rule transcoder_summary:
         lambda w: [f"results/transcoder/{p}/{sid}/metrics.json" for p, sid, _ in TC_SETTINGS if p == w.plan],
     output:
         "results/transcoder/{plan}/table.csv",
-        "results/transcoder/{plan}/table.md",
-        "results/transcoder/{plan}/plot.png",
+        report("results/transcoder/{plan}/table.md", category="transcoder"),
+        report("results/transcoder/{plan}/plot.png", category="transcoder"),
     wildcard_constraints:
         plan="[^/]+",
     params:
