@@ -61,5 +61,7 @@ rule sar_ssl_summarize:
         "results/sar_ssl/data/summary.json",
     log:
         "logs/sar_ssl/data_summary.log",
+    benchmark:
+        "benchmarks/out/sar_ssl/data_summary.tsv"
     shell:
         "{AUDIOPIPE} sar_ssl summarize --shards {input} --output {output} > {log} 2>&1"

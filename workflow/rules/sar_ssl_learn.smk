@@ -122,6 +122,8 @@ rule sar_ssl_learn_table:
         plan=lambda w: json_arg(config["sar_ssl"]["plans"][w.plan]),
     log:
         "logs/sar_ssl/{plan}/table.log",
+    benchmark:
+        "benchmarks/out/sar_ssl/{plan}/table.tsv"
     shell:
         "{AUDIOPIPE} sar_ssl table --plan-dir results/sar_ssl/{wildcards.plan}"
         " --plan {params.plan} --output {output.csv} --markdown {output.md}"

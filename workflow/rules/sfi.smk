@@ -70,6 +70,8 @@ checkpoint sfi_prepare:
         valid=f"--valid-list '{SFI['valid_list']}'" if SFI["valid_list"] else "",
     log:
         "logs/sfi/prepare.log",
+    benchmark:
+        "benchmarks/out/sfi/prepare.tsv"
     shell:
         "{AUDIOPIPE} sfi prepare --root '{SFI[root]}' --output-dir {SFI_INT}/manifests"
         " {params.valid} > {log} 2>&1"
@@ -142,6 +144,8 @@ rule sfi_aggregate:
         values=lambda wc: json_arg(sfi_setting(wc).values),
     log:
         "logs/sfi/aggregate/{sfi_plan}/{sfi_setting}.log",
+    benchmark:
+        "benchmarks/out/sfi/aggregate/{sfi_plan}/{sfi_setting}.tsv"
     shell:
         "{AUDIOPIPE} sfi aggregate --inputs {input:q} --output '{output}'"
         " --plan {wildcards.sfi_plan} --setting '{wildcards.sfi_setting}'"
@@ -157,6 +161,8 @@ rule sfi_table:
         png=report(f"{SFI_RES}/sdr_vs_rate.png", category="sfi"),
     log:
         "logs/sfi/table.log",
+    benchmark:
+        "benchmarks/out/sfi/table.tsv"
     shell:
         "{AUDIOPIPE} sfi table --inputs {input:q} --output-dir {SFI_RES} > {log} 2>&1"
 

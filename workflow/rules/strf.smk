@@ -20,6 +20,8 @@ rule strf_prepare:
         c=ST["corpora"],
     log:
         "logs/strf/prepare.log",
+    benchmark:
+        "benchmarks/out/strf/prepare.tsv"
     shell:
         "{AUDIOPIPE} strf prepare --ami-root {params.c[ami]} --tau-root {params.c[tau_urban]}"
         " --us8k-root {params.c[urbansound8k]} --output-dir data/interim/strf/manifests > {log} 2>&1"
@@ -78,6 +80,8 @@ rule strf_summary:
         p=json_arg(ST),
     log:
         "logs/strf/{plan}/summary.log",
+    benchmark:
+        "benchmarks/out/strf/{plan}/summary.tsv"
     shell:
         "{AUDIOPIPE} strf summarise --results-dir results/strf --plan {wildcards.plan} --params {params.p} > {log} 2>&1"
 

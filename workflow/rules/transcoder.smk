@@ -38,6 +38,8 @@ rule transcoder_prepare:
         c=TC["corpora"],
     log:
         "logs/transcoder/prepare.log",
+    benchmark:
+        "benchmarks/out/transcoder/prepare.tsv"
     shell:
         "{AUDIOPIPE} transcoder prepare --tau-root {params.c[tau_urban]} --us8k-root {params.c[urbansound8k]}"
         " --ami-root {params.c[ami]} --output-dir data/interim/transcoder/manifests > {log} 2>&1"
@@ -122,6 +124,8 @@ rule transcoder_summary:
         p=json_arg(TC),
     log:
         "logs/transcoder/{plan}/summary.log",
+    benchmark:
+        "benchmarks/out/transcoder/{plan}/summary.tsv"
     shell:
         "{AUDIOPIPE} transcoder summarise --results-dir results/transcoder --plan {wildcards.plan}"
         " --params {params.p} > {log} 2>&1"
