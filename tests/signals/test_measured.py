@@ -131,3 +131,23 @@ def test_errors_name_the_fault(dechorate_manifest, speech_manifest, data_params,
                        duration_s=0.5, cfg=cfg)
     with pytest.raises(KeyError, match="unknown SAR-SSL measured-RIR set"):
         simulate_measured(dechorate_manifest, speech_manifest, tmp_path / "x.h5", "nope", 0, data_params)
+
+
+def test_room_id_indexes_corpus_rooms_hdf5_layout(fixtures_dir, speech_manifest, tmp_path):
+    """Two rooms in the dEchorate HDF5 release layout (built from the real RIRs by the corpus test)."""
+    from tests.corpora.test_dechorate import _h5_tree
+
+    _h5_tree(fixtures_dir, tmp_path / "dechorate")
+    recs = read_jsonl(prepare_dechorate(tmp_path / "dechorate", tmp_path / "out"))
+    rooms, entries = pair_pool(recs)
+    assert rooms == ["dechorate/000000", "dechorate/011111"]
+    # 30 capsules in 6 arrays: every in-range pair lies within one array
+    assert all(e.record["mic_array"][e.pair[0]] == e.record["mic_array"][e.pair[1]] for e in entries[0])
+    sig, lab, rid, prov, names = measured_shard(
+        recs, read_jsonl(speech_manifest), seed=3, set_name="two-rooms", n_examples=10, n_shards=1, shard=0,
+        duration_s=0.5, cfg=SimulationConfig(), room_size=[6.0, 6.0, 2.4])
+    assert names == rooms and set(rid.tolist()) == {0, 1}
+    for r, p in zip(rid, prov, strict=True):
+        assert p["room_id"] == r and p["room_name"] == rooms[r] and f"dechorate/{p['rir']['room']}" == rooms[r]
+        assert p["rir"]["format"] == "hdf5" and p["rir"]["key"].startswith(f"rir/{p['rir']['room']}/")
+    assert sig.shape == (10, 2, 8000) and all(np.all(np.isfinite(v)) for v in lab.values())
