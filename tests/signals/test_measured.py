@@ -151,3 +151,13 @@ def test_room_id_indexes_corpus_rooms_hdf5_layout(fixtures_dir, speech_manifest,
         assert p["room_id"] == r and p["room_name"] == rooms[r] and f"dechorate/{p['rir']['room']}" == rooms[r]
         assert p["rir"]["format"] == "hdf5" and p["rir"]["key"].startswith(f"rir/{p['rir']['room']}/")
     assert sig.shape == (10, 2, 8000) and all(np.all(np.isfinite(v)) for v in lab.values())
+
+
+def test_tdoa_from_peaks_without_source_position(dechorate_manifest, speech_manifest):
+    recs = [dict(r, source_position=None) for r in read_jsonl(dechorate_manifest)]
+    _, lab, _, prov, _ = measured_shard(recs, read_jsonl(speech_manifest), seed=1, set_name="nosrc", n_examples=3,
+                                        n_shards=1, shard=0, duration_s=0.5, cfg=SimulationConfig(), room_size=[6, 6, 2.4])
+    for i, p in enumerate(prov):
+        assert p["tdoa_method"] == "peaks" and p["rir"]["source_position"] is None
+        assert lab["tdoa_samples"][i] == p["direct_index"][1] - p["direct_index"][0]
+        assert abs(lab["tdoa_samples"][i]) <= 3  # 4-cm pairs: |TDOA| <= 1.85 samples, peaks within 2 samples

@@ -298,8 +298,6 @@ def make_measured_example(rng: np.random.Generator, entries: list[list[PairEntry
     reverberant, direct = convolve_rirs(speech, rir.astype(np.float32), dp.astype(np.float32))
     snr = float(cfg.snr_range[0] + rng.random() * (cfg.snr_range[1] - cfg.snr_range[0]))
     noise_type = cfg.noise_type
-    if noise_type == "diffuse_white" and info["mic_positions"] is None:
-        noise_type = "spatial_white"  # the coherence model needs the spacing
     if noise_type == "diffuse_white":
         nz = anoise.diffuse_noise(rng, info["mic_positions"], n_samples, fs, field=cfg.noise_field,
                                   nfft=cfg.noise_nfft, sound_speed=c)
@@ -331,7 +329,7 @@ def make_measured_example(rng: np.random.Generator, entries: list[list[PairEntry
         "direct_index": labels["direct_index"],
         "t60_fit_r": round(float(labels["t60_fit_r"]), 6),
         "annotated": info["annotated"],
-        "noise": {"type": noise_type, "requested": cfg.noise_type, "field": cfg.noise_field, "snr_db": round(snr, 4)},
+        "noise": {"type": noise_type, "field": cfg.noise_field, "snr_db": round(snr, 4)},
         "speech": sp_prov,
     }
     return (x / peak).astype(np.float32), labels, prov, entry.room_id
