@@ -1,10 +1,28 @@
 # SAR-SSL data part: simulated two-microphone shards with labels (issue 4).
 # Wiring only; the work is done by `audiopipe sar_ssl simulate|summarize`.
+# Measured-RIR sets (sar_ssl.data.measured, e.g. dechorate): prepare-measured writes the corpus
+# manifest, simulate-measured the shards (same path pattern and contract as the simulated sets).
 # Target: results/sar_ssl/data/summary.json (rule sar_ssl_data), which needs every shard of every
 # set (pretrain/val/test and downstream-rooms{R}-trial{t}).
 
+import os
+import re
+
 SAR_SSL_DATA = config["sar_ssl"]["data"]
 SAR_SSL_SIM = "data/interim/sar_ssl/sim"
+# measured-RIR sets (sar_ssl.data.measured): corpus manifests under data/interim/sar_ssl/corpora/{set}/
+SAR_SSL_MEASURED = SAR_SSL_DATA.get("measured") or {}
+SAR_SSL_CORPORA = "data/interim/sar_ssl/corpora"
+SAR_SSL_FIXTURES = os.environ.get("AUDIOPIPE_FIXTURES") or config.get("fixtures") or "../shared/fixtures"
+
+
+def sar_ssl_measured_root(name):
+    spec = SAR_SSL_MEASURED[name]
+    return str(Path(SAR_SSL_FIXTURES, spec["root"])) if spec.get("in_fixtures") else spec["root"]
+
+
+def sar_ssl_measured_manifest(name):
+    return f"{SAR_SSL_CORPORA}/{name}/{SAR_SSL_MEASURED[name]['corpus']}_recordings.jsonl.gz"
 
 
 def sar_ssl_sets():
@@ -36,6 +54,9 @@ rule sar_ssl_data:
         "results/sar_ssl/data/summary.json",
 
 
+ruleorder: sar_ssl_simulate_measured > sar_ssl_simulate
+
+
 rule sar_ssl_simulate:
     input:
         speech=SAR_SSL_DATA["speech_manifest"],
@@ -65,3 +86,41 @@ rule sar_ssl_summarize:
         "benchmarks/out/sar_ssl/data_summary.tsv"
     shell:
         "{AUDIOPIPE} sar_ssl summarize --shards {input} --output {output} > {log} 2>&1"
+
+
+rule sar_ssl_prepare_measured:
+    output:
+        f"{SAR_SSL_CORPORA}/{{sar_ssl_mset}}/{{sar_ssl_corpus}}_recordings.jsonl.gz",
+    wildcard_constraints:
+        sar_ssl_mset="|".join(map(re.escape, SAR_SSL_MEASURED)) or "(?!)",
+    params:
+        root=lambda w: sar_ssl_measured_root(w.sar_ssl_mset),
+        outdir=lambda w: f"{SAR_SSL_CORPORA}/{w.sar_ssl_mset}",
+    log:
+        "logs/sar_ssl/corpora/{sar_ssl_mset}/{sar_ssl_corpus}.log",
+    benchmark:
+        "benchmarks/out/sar_ssl/corpora/{sar_ssl_mset}/{sar_ssl_corpus}.tsv"
+    shell:
+        "{AUDIOPIPE} sar_ssl prepare-measured --corpus {wildcards.sar_ssl_corpus} --root {params.root:q}"
+        " --output-dir {params.outdir} > {log} 2>&1"
+
+
+rule sar_ssl_simulate_measured:
+    input:
+        rirs=lambda w: sar_ssl_measured_manifest(w.sar_ssl_set),
+        speech=SAR_SSL_DATA["speech_manifest"],
+    output:
+        f"{SAR_SSL_SIM}/{{sar_ssl_set}}/shard-{{sar_ssl_shard}}.h5",
+    wildcard_constraints:
+        sar_ssl_set="|".join(map(re.escape, SAR_SSL_MEASURED)) or "(?!)",
+    params:
+        data=json_arg(SAR_SSL_DATA),
+    log:
+        "logs/sar_ssl/sim/{sar_ssl_set}/shard-{sar_ssl_shard}.log",
+    benchmark:
+        "benchmarks/out/sar_ssl/sim/{sar_ssl_set}/shard-{sar_ssl_shard}.tsv"
+    threads: 1
+    shell:
+        "{AUDIOPIPE} sar_ssl simulate-measured --rir-manifest {input.rirs} --speech-manifest {input.speech}"
+        " --output {output} --set-name {wildcards.sar_ssl_set} --shard {wildcards.sar_ssl_shard}"
+        " --params {params.data} --threads {threads} > {log} 2>&1"

@@ -46,7 +46,8 @@ def data_sets(data: dict) -> dict[str, dict]:
     return out
 
 
-_OTHER_KEYS = ("seed", "sampling_rate", "speech_manifest", "dtype", "room", "noise", "sets", "downstream")
+_OTHER_KEYS = ("seed", "sampling_rate", "speech_manifest", "dtype", "room", "noise", "sets", "downstream", "measured")
+_MEASURED_KEYS = ("corpus", "root", "in_fixtures", "examples", "shards", "duration_s", "mic_dist_range", "room_size")
 _NOISE_KEYS = ("type", "field", "nfft", "snr_range")
 
 
@@ -123,6 +124,114 @@ def simulate(speech_manifest: Path, output: Path, set_name: str, shard: int, par
     log.info("%s: %d examples of set %s (shard %d)", output, len(prov), set_name, shard)
 
 
+def measured_sets(data: dict) -> dict[str, dict]:
+    """The measured-RIR sets of ``sar_ssl.data.measured``: name -> ``corpus``, ``root`` (under the
+    fixtures folder when ``in_fixtures``; resolved by the Snakemake rule), ``examples``, ``shards``, ``duration_s``, ``mic_dist_range`` (m), ``room_size`` (m, optional).
+
+    Raises
+    ------
+    KeyError
+        If a set has an unknown key or lacks ``corpus``, ``examples``, ``shards`` or ``duration_s``.
+    """
+    out = {}
+    for name, spec in (data.get("measured") or {}).items():
+        bad = sorted(set(spec) - set(_MEASURED_KEYS))
+        if bad:
+            raise KeyError(f"unknown sar_ssl.data.measured.{name} key(s) {bad}")
+        missing = [k for k in ("corpus", "examples", "shards", "duration_s") if k not in spec]
+        if missing:
+            raise KeyError(f"sar_ssl.data.measured.{name} lacks {missing}")
+        out[name] = dict(spec)
+    return out
+
+
+def prepare_measured(corpus: str, root: Path, output_dir: Path) -> None:
+    """Write the manifest of a measured-RIR corpus with its ``prepare_<corpus>`` adapter.
+
+    Parameters
+    ----------
+    corpus : str
+        ``dechorate``, ``ace``, ``mir``, ``meshrir``, ``butreverb``, ``tau_srir`` or ``locata``.
+    root : Path
+        Corpus root folder.
+    output_dir : Path
+        Folder of ``<corpus>_recordings.jsonl.gz``.
+
+    Raises
+    ------
+    KeyError
+        Unknown corpus.
+    audiopipe.corpora.CorpusLayoutError
+        The tree does not have the corpus layout.
+    """
+    import audiopipe.corpora as corpora
+
+    fn = getattr(corpora, f"prepare_{corpus}", None)
+    if fn is None or corpus not in ("dechorate", "ace", "mir", "meshrir", "butreverb", "tau_srir", "locata"):
+        raise KeyError(f"unknown measured-RIR corpus {corpus!r}")
+    out = fn(Path(root), Path(output_dir))
+    log.info("%s: manifest of %s at %s", out, corpus, root)
+
+
+def simulate_measured(rir_manifest: Path, speech_manifest: Path, output: Path, set_name: str, shard: int,
+                      params: dict, threads: int = 1) -> None:
+    """Write one HDF5 shard of a measured-RIR set (speech convolved with measured RIR pairs).
+
+    Same contract as ``simulate`` (:mod:`audiopipe.signals.shards`); ``room_id`` indexes the
+    corpus rooms (sorted ``corpus/room`` names; each example's provenance names its room in ``room_name``); labels
+    and provenance are described in :mod:`audiopipe.signals.measured`.
+
+    Parameters
+    ----------
+    rir_manifest : Path
+        Measured-RIR manifest written by ``prepare-measured``.
+    speech_manifest : Path
+        JSONL(.gz) manifest of source speech.
+    output : Path
+        Shard file to write (``.h5``).
+    set_name : str
+        A set of ``sar_ssl.data.measured``.
+    shard : int
+        Shard index within the set.
+    params : dict
+        The ``sar_ssl.data`` section of params.yaml (noise, label windows, seed, rate, dtype).
+    threads : int
+        torch intra-op threads (1 per Snakemake job).
+
+    Raises
+    ------
+    KeyError
+        Unknown set name.
+    ValueError
+        Bad shard index, an empty manifest, or a room without a size.
+    """
+    import torch
+
+    from audiopipe.signals.measured import measured_shard
+
+    torch.set_num_threads(max(1, int(threads)))
+    sets = measured_sets(params)
+    if set_name not in sets:
+        raise KeyError(f"unknown SAR-SSL measured-RIR set {set_name!r}; known: {sorted(sets)}")
+    spec = sets[set_name]
+    room_cfg, cfg = _configs(params, None)
+    records = read_jsonl(speech_manifest)
+    if not records:
+        raise ValueError(f"{speech_manifest}: speech manifest is empty")
+    seed = int(params["seed"])
+    signals, labels, room_id, prov, rooms = measured_shard(
+        read_jsonl(rir_manifest), records, seed=seed, set_name=set_name, n_examples=int(spec["examples"]),
+        n_shards=int(spec["shards"]), shard=int(shard), duration_s=float(spec["duration_s"]), cfg=cfg,
+        dist_range=tuple(spec.get("mic_dist_range", (0.03, 0.20))), room_size=spec.get("room_size"),
+        sound_speed=room_cfg.sound_speed, source=str(rir_manifest))
+    speech_root = {str(r.get("id", r["path"])): str(r["path"]) for r in records}
+    for p in prov:
+        p["speech"]["paths"] = [speech_root.get(i, i) for i in p["speech"]["ids"]]
+    write_shard(output, signals, labels, room_id, prov, sampling_rate=cfg.sampling_rate, seed=seed,
+                set_name=set_name, backend=f"measured:{spec['corpus']}", dtype=str(params.get("dtype", "float32")))
+    log.info("%s: %d examples of measured set %s (shard %d; rooms %s)", output, len(prov), set_name, shard, rooms)
+
+
 def summarize(shards: list[Path], output: Path) -> None:
     """Summarise simulated shards: examples, rooms and label mean/std/min/max per set.
 
@@ -161,6 +270,8 @@ def summarize(shards: list[Path], output: Path) -> None:
 
 STAGES = {
     "simulate": simulate,
+    "prepare-measured": prepare_measured,
+    "simulate-measured": simulate_measured,
     "summarize": summarize,
 }
 
