@@ -46,7 +46,18 @@ wildcard_constraints:
     sar_ssl_shard="[0-9]{4}",
 
 
-RECIPE_TARGETS["sar_ssl"] = lambda: ["results/sar_ssl/data/summary.json", *rules.sar_ssl_learn_all.input]
+def sar_ssl_measured_targets():
+    """Shards of the measured-RIR sets whose corpus root exists here (the dEchorate demo set
+    lives in shared/fixtures, so a machine without them skips it)."""
+    return [f"{SAR_SSL_SIM}/{name}/shard-{k:04d}.h5" for name, spec in SAR_SSL_MEASURED.items()
+            if Path(sar_ssl_measured_root(name)).exists() for k in range(int(spec["shards"]))]
+
+
+RECIPE_TARGETS["sar_ssl"] = lambda: [
+    "results/sar_ssl/data/summary.json",
+    *sar_ssl_measured_targets(),
+    *rules.sar_ssl_learn_all.input,
+]
 
 
 rule sar_ssl_data:
