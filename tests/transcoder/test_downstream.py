@@ -170,3 +170,19 @@ def test_cnn_input_loads_the_trained_transcoder(us8k_layout, tmp_path):
         want = module.eval()(torch.as_tensor(data["third_octave"]))
     assert torch.equal(got, want)
     assert not torch.equal(got, rec._input_mel(data, "pinv", PANN, cnn, ""))
+
+
+def test_downstream_params_section_validates():
+    from pathlib import Path
+
+    import jsonschema
+    import yaml
+
+    root = Path(__file__).resolve().parents[2]
+    schema = yaml.safe_load((root / "workflow" / "schemas" / "transcoder.schema.yaml").read_text())
+    tc = yaml.safe_load((root / "params.yaml").read_text())["transcoder"]
+    tc["downstream"] = yaml.safe_load((root / "params.transcoder.yaml").read_text())["transcoder"]["downstream"]
+    jsonschema.validate({"transcoder": tc}, schema)
+    tc["downstream"]["inputs"] = ["mel", "stft"]
+    with pytest.raises(jsonschema.ValidationError, match="stft"):
+        jsonschema.validate({"transcoder": tc}, schema)
