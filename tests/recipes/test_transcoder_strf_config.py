@@ -46,7 +46,8 @@ def test_plan_settings_ids():
         parse_setting_id("depth=3", default)
 
 
-@pytest.mark.parametrize("recipe,stages", [("transcoder", {"demo", "prepare", "features", "teacher", "setting", "summarise"}),
+@pytest.mark.parametrize("recipe,stages", [("transcoder", {"demo", "prepare", "features", "teacher", "setting", "summarise",
+                                                           "prepare-sonyc", "downstream", "downstream-table"}),
                                            ("strf", {"prepare", "features", "setting", "summarise"})])
 def test_cli_builds(recipe, stages):
     parser = build_recipe_parser(recipe)

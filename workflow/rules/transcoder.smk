@@ -2,7 +2,10 @@
 # Wiring only: every rule calls one stage of audiopipe.recipes.transcoder through the CLI.
 # Uses AUDIOPIPE, GPU_RUN and json_arg() from common.smk.
 
+import yaml as _tc_yaml
+
 from audiopipe.recipes._plans import parse_setting_id as _tc_parse, plan_settings as _tc_plan_settings
+from audiopipe.recipes._plans import setting_id as _tc_setting_id
 
 TC = config["transcoder"]
 TC_SETTINGS = _tc_plan_settings(TC)
@@ -119,7 +122,7 @@ rule transcoder_summary:
         report("results/transcoder/{plan}/table.md", category="transcoder"),
         report("results/transcoder/{plan}/plot.png", category="transcoder"),
     wildcard_constraints:
-        plan="[^/]+",
+        plan="(?!downstream$)[^/]+",
     params:
         p=json_arg(TC),
     log:
@@ -131,9 +134,103 @@ rule transcoder_summary:
         " --params {params.p} > {log} 2>&1"
 
 
+# ---- downstream heads (issue 6 item 4): UrbanSound8K fold accuracy, SONYC-UST macro-AUPRC ----
+# `downstream` lives in params.transcoder.yaml until the lead merges it into params.yaml.
+TC_DS = TC.get("downstream") or _tc_yaml.safe_load(open(f"{workflow.basedir}/params.transcoder.yaml"))["transcoder"]["downstream"]
+TC_DS_DATASETS = list(TC_DS["datasets"]) + (["sonyc_ust"] if TC_DS["sonyc_ust"] else [])
+if not TC_DS["sonyc_ust"]:
+    print("audiopipe transcoder: SONYC-UST downstream skipped: transcoder.downstream.sonyc_ust is not set"
+          " (no public SONYC-UST audio exists for a demo corpus)", file=sys.stderr)
+TC_SONYC_COARSE = ["1_engine", "2_machinery-impact", "3_non-machinery-impact", "4_powered-saw", "5_alert-signal",
+                   "6_music", "7_human-voice", "8_dog"]
+
+
+def _tc_ds_inputs(w):
+    out = {"teacher": f"results/transcoder/teachers/{w.classifier}/teacher.pt",
+           "features": "data/features/transcoder/sonyc_clips.h5" if w.dataset == "sonyc_ust"
+           else "data/features/transcoder/clips.h5"}
+    if w.dataset in ("urbansound8k", "sonyc_ust"):
+        out["manifest"] = f"data/interim/transcoder/manifests/{w.dataset}.jsonl"
+    if w.inp == "cnn":
+        sid = _tc_setting_id({"transcoder": "cnn_pinv", "classifier": w.classifier, "target": TC_DS["cnn_target"]},
+                             TC["plans"]["paper"]["default"])
+        out["setting"] = f"results/transcoder/paper/{sid}/metrics.json"
+    return out
+
+
+rule transcoder_prepare_sonyc:
+    output:
+        "data/interim/transcoder/manifests/sonyc_ust.jsonl",
+    params:
+        root=TC_DS["sonyc_ust"] or "",
+    log:
+        "logs/transcoder/prepare_sonyc.log",
+    benchmark:
+        "benchmarks/out/transcoder/prepare_sonyc.tsv"
+    shell:
+        "{AUDIOPIPE} transcoder prepare-sonyc --root {params.root} --output-dir $(dirname {output}) > {log} 2>&1"
+
+
+rule transcoder_features_sonyc:
+    input:
+        "data/interim/transcoder/manifests/sonyc_ust.jsonl",
+    output:
+        "data/features/transcoder/sonyc_clips.h5",
+    params:
+        classes=" ".join(TC_SONYC_COARSE),
+        clip_s=TC["clip_s"],
+    log:
+        "logs/transcoder/features_sonyc.log",
+    benchmark:
+        "benchmarks/out/transcoder/features_sonyc.tsv"
+    shell:
+        "{AUDIOPIPE} transcoder features --manifests {input} --output {output} --classes {params.classes}"
+        " --clip-s {params.clip_s} > {log} 2>&1"
+
+
+rule transcoder_downstream:
+    input:
+        unpack(_tc_ds_inputs),
+    output:
+        "results/transcoder/downstream/{dataset}/{classifier}/{inp}/metrics.json",
+    wildcard_constraints:
+        dataset="urbansound8k|sonyc_ust|demo_clips",
+        classifier="PANN|YamNet",
+        inp="mel|pinv|cnn",
+    params:
+        p=json_arg({"head": TC_DS["head"], "cnn": TC["cnn"]}),
+        manifest=lambda w, input: f"--manifest {input.manifest}" if "manifest" in input.keys() else "",
+        ckpt=lambda w, input: f"--transcoder-ckpt $(dirname {input.setting})/checkpoints/last.ckpt"
+        if "setting" in input.keys() else "",
+    log:
+        "logs/transcoder/downstream/{dataset}_{classifier}_{inp}.log",
+    benchmark:
+        "benchmarks/out/transcoder/downstream/{dataset}_{classifier}_{inp}.tsv"
+    shell:
+        "{AUDIOPIPE} transcoder downstream --features {input.features} --dataset {wildcards.dataset}"
+        " --input {wildcards.inp} --teacher-dir $(dirname {input.teacher}) --output-dir $(dirname {output})"
+        " --params {params.p} {params.manifest} {params.ckpt} > {log} 2>&1"
+
+
+rule transcoder_downstream_table:
+    input:
+        expand("results/transcoder/downstream/{dataset}/{classifier}/{inp}/metrics.json",
+               dataset=TC_DS_DATASETS, classifier=TC_DS["classifiers"], inp=TC_DS["inputs"]),
+    output:
+        "results/transcoder/downstream/table.csv",
+        report("results/transcoder/downstream/table.md", category="transcoder"),
+    log:
+        "logs/transcoder/downstream/table.log",
+    benchmark:
+        "benchmarks/out/transcoder/downstream/table.tsv"
+    shell:
+        "{AUDIOPIPE} transcoder downstream-table --metrics {input} --output-dir results/transcoder/downstream > {log} 2>&1"
+
+
 RECIPE_TARGETS["transcoder"] = lambda: rules.transcoder_all.input
 
 
 rule transcoder_all:
     input:
         expand("results/transcoder/{plan}/table.md", plan=TC_PLANS),
+        "results/transcoder/downstream/table.md",

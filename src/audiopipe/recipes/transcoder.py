@@ -11,14 +11,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import torch
 
-from audiopipe.corpora import ami, tau_urban, urbansound8k
+from audiopipe.corpora import ami, sonyc_ust, tau_urban, urbansound8k
 from audiopipe.features.clips import build_clip_features, load_clip_features
 from audiopipe.features.mel import get_config
-from audiopipe.io import atomic_path, stable_seed, write_json
-from audiopipe.metrics.classification import kl_divergence, logit_bce, mel_mse, top_class_agreement
+from audiopipe.io import atomic_path, read_jsonl, stable_seed, write_json
+from audiopipe.metrics.classification import accuracy, kl_divergence, macro_auprc, logit_bce, mel_mse, top_class_agreement
 from audiopipe.models.classifiers import build_classifier
+from audiopipe.models.transcoder import build_transcoder
+from audiopipe.training.heads import fit_predict_head
 from audiopipe.recipes import _plans
 from audiopipe.training.transcoder import (ClassifierModule, TranscoderModule, fit, load_pretrained_classifier,
                                            loader, seed_all)
@@ -168,6 +171,180 @@ def setting(features: Path, teacher_dir: Path, plan: str, setting_id: str, param
     write_json(output_dir / "metrics.json", metrics)
 
 
+DOWNSTREAM_INPUTS = ("mel", "pinv", "cnn")
+DOWNSTREAM_DATASETS = ("urbansound8k", "sonyc_ust", "demo_clips")
+
+
+def prepare_sonyc(root: Path, output_dir: Path) -> None:
+    """Write the SONYC-UST manifest ``sonyc_ust.jsonl`` (split and 8 coarse labels per clip).
+
+    Parameters
+    ----------
+    root : Path
+        SONYC-UST v2 root (``annotations.csv``, ``audio/``).
+    output_dir : Path
+        Manifest directory.
+    """
+    sonyc_ust.prepare_sonyc_ust(root, output_dir)
+
+
+def _input_mel(data: dict, inp: str, cfg, cnn: dict, transcoder_ckpt: str) -> torch.Tensor:
+    """Log-Mel ``(clips, mels, frames)`` the classifier is fed: true, PINV- or CNN-transcoded."""
+    if inp == "mel":
+        return torch.as_tensor(data[f"mel_{cfg.name}"])
+    if inp == "pinv":
+        model = build_transcoder("pinv", cfg)
+    elif inp == "cnn":
+        if not transcoder_ckpt or not Path(transcoder_ckpt).is_file():
+            raise FileNotFoundError(f"input 'cnn' needs the CNN transcoder checkpoint, got {transcoder_ckpt!r}")
+        model = build_transcoder("cnn_pinv", cfg, **{k: (tuple(v) if isinstance(v, list) else v) for k, v in cnn.items()})
+        state = torch.load(transcoder_ckpt, map_location="cpu", weights_only=False)["state_dict"]
+        model.load_state_dict({k[len("transcoder."):]: v for k, v in state.items() if k.startswith("transcoder.")})
+    else:
+        raise ValueError(f"unknown downstream input {inp!r}; choose one of {DOWNSTREAM_INPUTS}")
+    with torch.no_grad():
+        return model.eval()(torch.as_tensor(data["third_octave"]))
+
+
+def _embeddings(clf: torch.nn.Module, mel: torch.Tensor, batch: int = 32) -> np.ndarray:
+    with torch.no_grad():
+        return np.concatenate([clf.embedding(mel[i:i + batch]).double().numpy() for i in range(0, len(mel), batch)])
+
+
+def _by_recording(ids: list[str], emb: np.ndarray, manifest: Path) -> tuple[list[dict], np.ndarray]:
+    """Mean clip embedding per manifest recording (clip ids are ``<recording id>_c<k>``)."""
+    recs = {r["id"]: r for r in read_jsonl(manifest)}
+    rec_of = np.array([i.rsplit("_c", 1)[0] for i in ids])
+    keep = [r for r in recs if (rec_of == r).any()]
+    if not keep:
+        raise ValueError(f"no clip of the feature shard belongs to a recording of {manifest}")
+    return [recs[r] for r in keep], np.stack([emb[rec_of == r].mean(0) for r in keep])
+
+
+def downstream(features: Path, dataset: str, input: str, teacher_dir: Path, output_dir: Path, params: dict,
+               manifest: Path = Path(""), transcoder_ckpt: str = "") -> None:
+    """Score a downstream head on the frozen classifier's embeddings of true or transcoded log-Mel.
+
+    Tailleur et al., DCASE 2023, Sec. 4: UrbanSound8K accuracy over the official cross-validation
+    folds (``fold`` column of ``metadata/UrbanSound8K.csv``: train on the other folds, test on one)
+    and SONYC-UST macro-AUPRC (train on ``split == train``, test on ``split == test``; ``validate``
+    is unused by the logistic head, which needs no early stopping). Clip embeddings are averaged
+    per recording. ``demo_clips`` scores the whole feature shard with its own train/test split
+    (multi-label macro-AUPRC and accuracy on single-label clips): a check of the demo pipeline,
+    not a paper number. A fold without training recordings (another fold must exist) is skipped
+    and listed with its reason.
+
+    Parameters
+    ----------
+    features : Path
+        Clip shard (``features`` stage) holding the dataset's clips.
+    dataset : str
+        ``urbansound8k``, ``sonyc_ust`` or ``demo_clips``.
+    input : str
+        ``mel`` (true log-Mel), ``pinv`` or ``cnn`` (transcoded from the third-octave levels).
+    teacher_dir : Path
+        Output of ``teacher``: the frozen classifier whose embedding the head reads.
+    output_dir : Path
+        Writes ``metrics.json``.
+    params : dict
+        ``{head: {c, max_iter}, cnn: {...}}`` (``cnn``: the CNN transcoder sizes).
+    manifest : Path
+        Dataset manifest (``urbansound8k.jsonl`` with ``fold``/``class_id``; ``sonyc_ust.jsonl``
+        with ``split``/``labels``); unused for ``demo_clips``.
+    transcoder_ckpt : str
+        Lightning checkpoint of the CNN transcoder (input ``cnn`` only).
+
+    Raises
+    ------
+    ValueError
+        For an unknown dataset or input, or when no fold / split can be scored.
+    """
+    if dataset not in DOWNSTREAM_DATASETS:
+        raise ValueError(f"unknown downstream dataset {dataset!r}; choose one of {DOWNSTREAM_DATASETS}")
+    clf, info = _load_teacher(teacher_dir)
+    cfg = get_config(info["classifier"])
+    data = load_clip_features(features)
+    emb = _embeddings(clf, _input_mel(data, input, cfg, params.get("cnn", {}), transcoder_ckpt).float())
+    head = params.get("head", {})
+    fit = lambda a, y, b, ml: fit_predict_head(a, y, b, ml, c=head.get("c", 1.0), max_iter=head.get("max_iter", 500))
+    out = {"dataset": dataset, "input": input, "classifier": info["classifier"],
+           "teacher_pretrained": int(bool(info["pretrained"])), "folds": {}, "skipped": {}}
+    if dataset == "urbansound8k":
+        recs, x = _by_recording(data["id"], emb, manifest)
+        fold = np.array([int(r["fold"]) for r in recs])
+        y = np.array([int(r["class_id"]) for r in recs])
+        out.update(metric="accuracy", n_recordings=len(recs), folds_present=sorted(set(fold.tolist())))
+        if len(set(fold.tolist())) < 10:
+            out["protocol_note"] = (f"only folds {sorted(set(fold.tolist()))} are present: the official protocol "
+                                    "is 10-fold cross-validation; the figures cover the folds present")
+        for k in sorted(set(fold.tolist())):
+            tr = fold != k
+            if not tr.any():
+                out["skipped"][str(k)] = "no training recording in the other folds"
+                continue
+            s = fit(x[tr], y[tr], x[~tr], False)
+            out["folds"][str(k)] = accuracy(np.pad(s, ((0, 0), (0, max(0, y.max() + 1 - s.shape[1])))), y[~tr])
+    else:
+        if dataset == "sonyc_ust":
+            recs, x = _by_recording(data["id"], emb, manifest)
+            split = np.array([r["split"] for r in recs])
+            y = np.array([r["labels"] for r in recs], dtype=float)
+        else:
+            x, split, y = emb, np.array(data["split"]), data["labels"].astype(float)
+            out["protocol_note"] = ("demo_clips: every clip of the feature shard with its train/test split, clip-level;"
+                                    " a check of the demo pipeline, not a paper figure")
+        out.update(metric="macro_auprc", n_recordings=len(x))
+        tr, te = split == "train", split == "test"
+        if not tr.any() or not te.any():
+            out["skipped"]["test"] = f"split has {int(tr.sum())} train and {int(te.sum())} test recordings"
+        else:
+            s = fit(x[tr], y[tr], x[te], True)
+            out["folds"]["test"] = macro_auprc(s, y[te])
+            single = y[te].sum(1) == 1
+            if dataset == "demo_clips" and single.any():
+                out["accuracy_single_label"] = accuracy(s[single], y[te][single].argmax(1))
+    vals = np.array(list(out["folds"].values()), dtype=float)
+    out["mean"] = float(vals.mean()) if len(vals) else None
+    out["std"] = float(vals.std()) if len(vals) else None
+    out["n_folds_scored"] = len(vals)
+    if not len(vals):
+        out["note"] = "nothing scored: " + "; ".join(f"{k}: {v}" for k, v in out["skipped"].items())
+    print(json.dumps(out))
+    write_json(Path(output_dir) / "metrics.json", out)
+
+
+def downstream_table(metrics: list[Path], output_dir: Path) -> None:
+    """Collect downstream ``metrics.json`` files into ``table.csv`` and ``table.md`` (mean ± std).
+
+    Parameters
+    ----------
+    metrics : list[Path]
+        ``metrics.json`` files of ``downstream``.
+    output_dir : Path
+        Writes ``table.csv`` and ``table.md``.
+    """
+    import pandas as pd
+
+    rows = []
+    for m in metrics:
+        d = json.loads(Path(m).read_text())
+        rows.append({"dataset": d["dataset"], "classifier": d["classifier"], "input": d["input"],
+                     "metric": d["metric"], "mean": d["mean"], "std": d["std"], "folds_scored": d["n_folds_scored"],
+                     "recordings": d["n_recordings"], "teacher_pretrained": d["teacher_pretrained"],
+                     "skipped": "; ".join(f"{k}: {v}" for k, v in d["skipped"].items())})
+    df = pd.DataFrame(rows).sort_values(["dataset", "classifier", "input"])
+    output_dir = Path(output_dir)
+    with atomic_path(output_dir / "table.csv") as tmp:
+        df.to_csv(tmp, index=False)
+    fmt = df.assign(score=[("n/a" if m is None or m != m else f"{m:.3f} ± {s:.3f}") for m, s in zip(df["mean"], df["std"])])
+    lines = ["| dataset | classifier | input | metric | score | folds scored | recordings | pretrained teacher | skipped |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    lines += [f"| {r.dataset} | {r.classifier} | {r.input} | {r.metric} | {r.score} | {r.folds_scored} | {r.recordings}"
+              f" | {bool(r.teacher_pretrained)} | {r.skipped} |" for r in fmt.itertuples()]
+    with atomic_path(output_dir / "table.md") as tmp:
+        Path(tmp).write_text("\n".join(lines) + "\n")
+
+
 def summarise(results_dir: Path, plan: str, params: dict) -> None:
     """Collect a plan's ``metrics.json`` files into ``table.csv``, ``table.md`` and ``plot.png``.
 
@@ -184,4 +361,5 @@ def summarise(results_dir: Path, plan: str, params: dict) -> None:
 
 
 STAGES = {"demo": demo, "prepare": prepare, "features": features, "teacher": teacher, "setting": setting,
-          "summarise": summarise}
+          "summarise": summarise, "prepare-sonyc": prepare_sonyc, "downstream": downstream,
+          "downstream-table": downstream_table}
