@@ -2,7 +2,6 @@
 # Wiring only: every rule calls one stage of audiopipe.recipes.transcoder through the CLI.
 # Uses AUDIOPIPE, GPU_RUN and json_arg() from common.smk.
 
-import yaml as _tc_yaml
 
 from audiopipe.recipes._plans import parse_setting_id as _tc_parse, plan_settings as _tc_plan_settings
 from audiopipe.recipes._plans import setting_id as _tc_setting_id
@@ -135,8 +134,7 @@ rule transcoder_summary:
 
 
 # ---- downstream heads (issue 6 item 4): UrbanSound8K fold accuracy, SONYC-UST macro-AUPRC ----
-# `downstream` lives in params.transcoder.yaml until the lead merges it into params.yaml.
-TC_DS = TC.get("downstream") or _tc_yaml.safe_load(open(f"{workflow.basedir}/params.transcoder.yaml"))["transcoder"]["downstream"]
+TC_DS = TC["downstream"]
 TC_DS_DATASETS = list(TC_DS["datasets"]) + (["sonyc_ust"] if TC_DS["sonyc_ust"] else [])
 if not TC_DS["sonyc_ust"]:
     print("audiopipe transcoder: SONYC-UST downstream skipped: transcoder.downstream.sonyc_ust is not set"
