@@ -92,6 +92,46 @@ class SimulationConfig:
     max_redraws: int = 10
 
 
+def add_noise(rng: np.random.Generator, cfg, reverberant: np.ndarray, direct: np.ndarray,
+              mic_positions: np.ndarray, fs: int, sound_speed: float) -> tuple[np.ndarray, float]:
+    """Add the configured noise at an SNR drawn from ``cfg.snr_range`` against the direct path.
+
+    Parameters
+    ----------
+    cfg
+        Needs ``noise_type`` (``diffuse_white``: Habets diffuse field for the array geometry;
+        ``spatial_white``; ``none``), ``snr_range`` (dB), ``noise_field``, ``noise_nfft``.
+    reverberant, direct : np.ndarray
+        ``(2, samples)`` microphone signal and its direct-path part (the SNR reference, as SAR-SSL).
+    mic_positions : np.ndarray
+        ``(2, 3)`` microphone positions (m), for the diffuse-field coherence.
+
+    Returns
+    -------
+    x : np.ndarray
+        ``(2, samples)`` noisy signal.
+    snr : float
+        The drawn SNR (dB).
+
+    Raises
+    ------
+    ValueError
+        If ``cfg.noise_type`` is unknown.
+    """
+    n_samples = reverberant.shape[-1]
+    snr = float(cfg.snr_range[0] + rng.random() * (cfg.snr_range[1] - cfg.snr_range[0]))
+    if cfg.noise_type == "diffuse_white":
+        nz = anoise.diffuse_noise(rng, mic_positions, n_samples, fs, field=cfg.noise_field, nfft=cfg.noise_nfft,
+                                  sound_speed=sound_speed)
+    elif cfg.noise_type == "spatial_white":
+        nz = rng.standard_normal((2, n_samples)).astype(np.float32)
+    elif cfg.noise_type == "none":
+        nz = None
+    else:
+        raise ValueError(f"unknown noise_type {cfg.noise_type!r}; choose one of {NOISE_TYPES}")
+    return (reverberant if nz is None else reverberant + scale_noise_to_snr(direct, nz, snr)), snr
+
+
 def make_example(rng: np.random.Generator, acoustics: tuple, room_cfg: RoomConfig, cfg: SimulationConfig,
                  records: list[dict], n_samples: int, cache: dict | None = None) -> tuple[np.ndarray, dict, dict]:
     """Simulate one example in a given room.
@@ -139,17 +179,7 @@ def make_example(rng: np.random.Generator, acoustics: tuple, room_cfg: RoomConfi
             break
     speech, sp_prov = speech_excerpt(rng, records, n_samples, fs, cache=cache)
     reverberant, direct = convolve_rirs(speech, rir, dp)
-    snr = float(cfg.snr_range[0] + rng.random() * (cfg.snr_range[1] - cfg.snr_range[0]))
-    if cfg.noise_type == "diffuse_white":
-        nz = anoise.diffuse_noise(rng, room.mic_pos, n_samples, fs, field=cfg.noise_field, nfft=cfg.noise_nfft,
-                                  sound_speed=room.sound_speed)
-    elif cfg.noise_type == "spatial_white":
-        nz = rng.standard_normal((2, n_samples)).astype(np.float32)
-    elif cfg.noise_type == "none":
-        nz = None
-    else:
-        raise ValueError(f"unknown noise_type {cfg.noise_type!r}; choose one of {NOISE_TYPES}")
-    x = reverberant if nz is None else reverberant + scale_noise_to_snr(direct, nz, snr)
+    x, snr = add_noise(rng, cfg, reverberant, direct, room.mic_pos, fs, room.sound_speed)
     peak = float(np.max(np.abs(x)))
     if peak == 0:
         raise ValueError(f"example is silent (speech {sp_prov['ids']})")

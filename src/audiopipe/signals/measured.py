@@ -47,12 +47,11 @@ from fractions import Fraction
 import numpy as np
 import scipy.signal
 
-from audiopipe.acoustics import noise as anoise
 from audiopipe.acoustics.params import absorption_sabine, c50_db, drr_db, t60_edc, tdoa
 from audiopipe.corpora._base import load_rir, mic_pairs
 from audiopipe.io import stable_seed
-from audiopipe.signals.examples import NOISE_TYPES, SimulationConfig, shard_range
-from audiopipe.signals.mix import convolve_rirs, scale_noise_to_snr, speech_excerpt
+from audiopipe.signals.examples import SimulationConfig, add_noise, shard_range
+from audiopipe.signals.mix import convolve_rirs, speech_excerpt
 
 TDOA_METHODS = ("geometry", "peaks")
 
@@ -296,18 +295,7 @@ def make_measured_example(rng: np.random.Generator, entries: list[list[PairEntry
     dp = direct_part(rir, labels["direct_index"], fs, cfg.drr_window_ms)
     speech, sp_prov = speech_excerpt(rng, records, n_samples, fs, cache=cache)
     reverberant, direct = convolve_rirs(speech, rir.astype(np.float32), dp.astype(np.float32))
-    snr = float(cfg.snr_range[0] + rng.random() * (cfg.snr_range[1] - cfg.snr_range[0]))
-    noise_type = cfg.noise_type
-    if noise_type == "diffuse_white":
-        nz = anoise.diffuse_noise(rng, info["mic_positions"], n_samples, fs, field=cfg.noise_field,
-                                  nfft=cfg.noise_nfft, sound_speed=c)
-    elif noise_type == "spatial_white":
-        nz = rng.standard_normal((2, n_samples)).astype(np.float32)
-    elif noise_type == "none":
-        nz = None
-    else:
-        raise ValueError(f"unknown noise_type {cfg.noise_type!r}; choose one of {NOISE_TYPES}")
-    x = reverberant if nz is None else reverberant + scale_noise_to_snr(direct, nz, snr)
+    x, snr = add_noise(rng, cfg, reverberant, direct, info["mic_positions"], fs, c)
     peak = float(np.max(np.abs(x)))
     if peak == 0:
         raise ValueError(f"example is silent (RIR {entry.record['id']!r}, speech {sp_prov['ids']})")
@@ -329,7 +317,7 @@ def make_measured_example(rng: np.random.Generator, entries: list[list[PairEntry
         "direct_index": labels["direct_index"],
         "t60_fit_r": round(float(labels["t60_fit_r"]), 6),
         "annotated": info["annotated"],
-        "noise": {"type": noise_type, "field": cfg.noise_field, "snr_db": round(snr, 4)},
+        "noise": {"type": cfg.noise_type, "field": cfg.noise_field, "snr_db": round(snr, 4)},
         "speech": sp_prov,
     }
     return (x / peak).astype(np.float32), labels, prov, entry.room_id
