@@ -26,13 +26,10 @@ def sar_ssl_measured_manifest(name):
 
 
 def sar_ssl_sets():
-    """Set name -> spec, mirroring audiopipe.recipes.sar_ssl.data_sets."""
-    sets = {k: dict(v) for k, v in SAR_SSL_DATA["sets"].items()}
-    ds = SAR_SSL_DATA["downstream"]
-    for r in ds["room_counts"]:
-        for t in range(int(ds["trials"])):
-            sets[f"downstream-rooms{int(r)}-trial{t}"] = {"shards": int(ds["shards"])}
-    return sets
+    """Set name -> spec of every simulated set (audiopipe.recipes.sar_ssl.data_sets)."""
+    from audiopipe.recipes.sar_ssl import data_sets
+
+    return data_sets(SAR_SSL_DATA)
 
 
 def sar_ssl_shards(names=None):

@@ -22,12 +22,13 @@ import numpy as np
 import torch
 
 from audiopipe.io import atomic_path
+from audiopipe.signals.shards import LABELS
 
 #: STFT settings of SAR-SSL (paper and ``code/run_pretrain.py``): 512-point frames, hop 256.
 N_FFT = 512
 HOP = 256
 #: the shard label datasets the feature cache copies (shard contract of the acoustics stage).
-LABEL_KEYS = ("tdoa_s", "tdoa_samples", "drr_db", "t60_s", "c50_db", "absorption")
+LABEL_KEYS = LABELS  # the shard contract of audiopipe.signals.shards
 
 
 def n_frames(num_samples: int, n_fft: int = N_FFT, hop: int = HOP) -> int:

@@ -25,17 +25,21 @@ import torch
 from torch import nn
 
 
-class GlobalLayerNorm(nn.Module):
-    """Global layer normalisation (gLN) over channels and time, Eq. (13) of the paper.
-
-    Input and output ``(batch, channels, frames)``.
-    """
+class _ChannelAffineNorm(nn.Module):
+    """Base of gLN/cLN: per-channel gain ``gamma`` and bias ``beta`` of shape ``(1, channels, 1)``."""
 
     def __init__(self, channels: int, eps: float = 1e-8) -> None:
         super().__init__()
         self.gamma = nn.Parameter(torch.ones(1, channels, 1))
         self.beta = nn.Parameter(torch.zeros(1, channels, 1))
         self.eps = eps
+
+
+class GlobalLayerNorm(_ChannelAffineNorm):
+    """Global layer normalisation (gLN) over channels and time, Eq. (13) of the paper.
+
+    Input and output ``(batch, channels, frames)``.
+    """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         mean = x.mean(dim=(1, 2), keepdim=True)
@@ -43,14 +47,8 @@ class GlobalLayerNorm(nn.Module):
         return self.gamma * (x - mean) / torch.sqrt(var + self.eps) + self.beta
 
 
-class CumulativeLayerNorm(nn.Module):
+class CumulativeLayerNorm(_ChannelAffineNorm):
     """Cumulative layer normalisation (cLN) for causal models, Eq. (14)-(16) of the paper."""
-
-    def __init__(self, channels: int, eps: float = 1e-8) -> None:
-        super().__init__()
-        self.gamma = nn.Parameter(torch.ones(1, channels, 1))
-        self.beta = nn.Parameter(torch.zeros(1, channels, 1))
-        self.eps = eps
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         c = x.shape[1]

@@ -27,6 +27,7 @@ from audiopipe.acoustics.rir import backend_delay, direct_path_rir, simulate_rir
 from audiopipe.acoustics.rooms import RoomConfig, place_array_and_source, sample_room_acoustics
 from audiopipe.io import stable_seed
 from audiopipe.signals.mix import convolve_rirs, scale_noise_to_snr, speech_excerpt
+from audiopipe.signals.shards import LABELS
 
 NOISE_TYPES = ("diffuse_white", "spatial_white", "none")
 
@@ -234,18 +235,31 @@ def simulate_shard(records: list[dict], *, seed: int, set_name: str, n_rooms: in
     rooms = set_rooms(seed, set_name, n_rooms, room_cfg)
     n_samples = int(round(duration_s * cfg.sampling_rate))
     idx = shard_range(n_rooms * examples_per_room, n_shards, shard)
-    sigs, labs, rids, provs = [], [], [], []
+    examples = []
     cache: dict = {}
     for i in idx:
         rid = i // examples_per_room
         rng = np.random.default_rng(stable_seed(seed, set_name, i))
         x, lab, prov = make_example(rng, rooms[rid], room_cfg, cfg, records, n_samples, cache)
         prov.update(example=i, room_id=rid, seed=stable_seed(seed, set_name, i))
-        sigs.append(x)
-        labs.append(lab)
-        rids.append(rid)
-        provs.append(prov)
-    keys = ("tdoa_s", "tdoa_samples", "drr_db", "t60_s", "c50_db", "absorption")
-    labels = {k: np.array([lab[k] for lab in labs], np.float32) for k in keys}
-    signals = np.stack(sigs) if sigs else np.zeros((0, 2, n_samples), np.float32)
-    return signals, labels, np.array(rids, np.int64), provs
+        examples.append((x, lab, rid, prov))
+    return stack_examples(examples, n_samples)
+
+
+
+def stack_examples(examples: list[tuple[np.ndarray, dict, int, dict]], n_samples: int):
+    """Stack ``(signal (2, n_samples), labels, room id, provenance)`` examples into shard arrays.
+
+    Returns
+    -------
+    signals : np.ndarray
+        ``(n, 2, n_samples)`` float32.
+    labels : dict
+        :data:`audiopipe.signals.shards.LABELS` -> ``(n,)`` float32.
+    room_ids : np.ndarray
+        ``(n,)`` int64.
+    provenance : list of dict
+    """
+    labels = {k: np.array([e[1][k] for e in examples], np.float32) for k in LABELS}
+    signals = np.stack([e[0] for e in examples]) if examples else np.zeros((0, 2, n_samples), np.float32)
+    return signals, labels, np.array([e[2] for e in examples], np.int64), [e[3] for e in examples]

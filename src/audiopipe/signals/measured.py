@@ -50,7 +50,7 @@ import scipy.signal
 from audiopipe.acoustics.params import absorption_sabine, c50_db, drr_db, t60_edc, tdoa
 from audiopipe.corpora._base import load_rir, mic_pairs
 from audiopipe.io import stable_seed
-from audiopipe.signals.examples import SimulationConfig, add_noise, shard_range
+from audiopipe.signals.examples import SimulationConfig, add_noise, shard_range, stack_examples
 from audiopipe.signals.mix import convolve_rirs, speech_excerpt
 
 TDOA_METHODS = ("geometry", "peaks")
@@ -342,7 +342,7 @@ def measured_shard(rir_records: list[dict], records: list[dict], *, seed: int, s
     """
     rooms, entries = pair_pool(rir_records, dist_range, source)
     n_samples = int(round(duration_s * cfg.sampling_rate))
-    sigs, labs, rids, provs = [], [], [], []
+    examples = []
     rir_cache: dict = {}
     cache: dict = {}
     for i in shard_range(n_examples, n_shards, shard):
@@ -351,11 +351,5 @@ def measured_shard(rir_records: list[dict], records: list[dict], *, seed: int, s
                                                   default_room_size=room_size, default_sound_speed=sound_speed,
                                                   rir_cache=rir_cache, cache=cache)
         prov.update(example=i, room_id=rid, room_name=rooms[rid], seed=s, rir_manifest=source)
-        sigs.append(x)
-        labs.append(lab)
-        rids.append(rid)
-        provs.append(prov)
-    keys = ("tdoa_s", "tdoa_samples", "drr_db", "t60_s", "c50_db", "absorption")
-    labels = {k: np.array([lab[k] for lab in labs], np.float32) for k in keys}
-    signals = np.stack(sigs) if sigs else np.zeros((0, 2, n_samples), np.float32)
-    return signals, labels, np.array(rids, np.int64), provs, rooms
+        examples.append((x, lab, rid, prov))
+    return (*stack_examples(examples, n_samples), rooms)
