@@ -1,7 +1,8 @@
 # SAR-SSL learning sub-DAG (issue 5): feature cache per shard -> pre-training -> one job per
 # downstream plan setting -> table + MAE-vs-rooms plot per plan.
 # Plans with a `fold` factor run leave-one-room-out on the measured-RIR set (sets.real, e.g.
-# ACE) instead of drawing n_rooms simulated rooms per trial.
+# ACE) instead of drawing n_rooms simulated rooms per trial; plans with their own `sets` (e.g.
+# LOCATA's TDOA) train on the whole train set. Plans whose data is missing here are skipped.
 # Wiring only; every command is `audiopipe sar_ssl <stage>` (audiopipe.recipes.sar_ssl_learn).
 # Uses AUDIOPIPE, GPU_RUN and json_arg from common.smk; config["sar_ssl"] from params.yaml.
 
@@ -19,13 +20,38 @@ def sar_ssl_feature_files(spec):
                   shard=[f"{i:04d}" for i in range(int(spec["shards"]))])
 
 
-def sar_ssl_downstream_inputs(w):
-    """Feature shards of a downstream setting: train/val/test sets for a rooms plan, the
-    measured-RIR pool (sets.real) for a leave-one-room-out plan (factor `fold`)."""
+def sar_ssl_plan_sets(plan):
+    """Shard sets {train, val, test} of a plan: its own `sets` (e.g. LOCATA), the measured-RIR
+    pool `downstream.sets.real` as {train} for a leave-one-room-out plan (factor `fold`), else
+    the simulated `downstream.sets`."""
+    p = config["sar_ssl"]["plans"][plan]
+    if "sets" in p:
+        return p["sets"]
     sets = config["sar_ssl"]["downstream"]["sets"]
-    if "fold" in config["sar_ssl"]["plans"][w.plan]["factors"]:
-        return {"train": sar_ssl_feature_files(sets["real"])}
-    return {k: sar_ssl_feature_files(sets[k]) for k in ("train", "val", "test")}
+    if "fold" in p["factors"]:
+        return {"train": sets["real"]}
+    return {k: sets[k] for k in ("train", "val", "test")}
+
+
+def sar_ssl_downstream_inputs(w):
+    """Feature shards of a downstream setting (see sar_ssl_plan_sets)."""
+    return {k: sar_ssl_feature_files(v) for k, v in sar_ssl_plan_sets(w.plan).items()}
+
+
+def sar_ssl_run_plans():
+    """`downstream.run_plans` whose data can be had here (sar_ssl_set_available of the data
+    rules); the others are skipped with a message naming the missing set."""
+    available = globals().get("sar_ssl_set_available")
+    out = []
+    for plan in config["sar_ssl"]["downstream"]["run_plans"]:
+        missing = [] if available is None else [
+            v["set"] for v in sar_ssl_plan_sets(plan).values() if not available(v["set"])]
+        if missing:
+            print(f"audiopipe: sar_ssl plan {plan!r} skipped: no data for set(s) {missing} "
+                  "(see sar_ssl.data in params.yaml)", file=sys.stderr)
+            continue
+        out.append(plan)
+    return out
 
 
 def sar_ssl_downstream_args(w):
@@ -42,7 +68,7 @@ def sar_ssl_setting_metrics(plan):
 rule sar_ssl_learn_all:
     input:
         expand("results/sar_ssl/{plan}/{name}",
-               plan=config["sar_ssl"]["downstream"]["run_plans"],
+               plan=sar_ssl_run_plans(),
                name=["table.csv", "table.md", "mae_vs_rooms.png"]),
 
 
@@ -95,7 +121,9 @@ rule sar_ssl_learn_downstream:
     params:
         plan=lambda w: json_arg(config["sar_ssl"]["plans"][w.plan]),
         data=sar_ssl_downstream_args,
-        config=json_arg(config["sar_ssl"]["downstream"]),
+        # training settings only: editing run_plans or the set names re-runs nothing
+        config=json_arg({k: v for k, v in config["sar_ssl"]["downstream"].items()
+                         if k not in ("run_plans", "sets")}),
     resources:
         gpu=1,
     log:

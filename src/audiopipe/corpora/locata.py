@@ -59,6 +59,59 @@ def _read_table(path: Path, columns) -> pd.DataFrame:
     return df
 
 
+def clock_seconds(df: pd.DataFrame) -> np.ndarray:
+    """Seconds since midnight of a LOCATA table's rows: ``hour*3600 + minute*60 + second``
+    (as the SAR-SSL reference and ``sap_locata_io`` do; a recording never spans midnight)."""
+    return (df["hour"].to_numpy(float) * 3600 + df["minute"].to_numpy(float) * 60
+            + df["second"].to_numpy(float))
+
+
+def read_required_times(path: Path) -> np.ndarray:
+    """Time stamps (s since midnight) of ``required_time.txt``: the clock of the recording,
+    whose first row is the first audio sample.
+
+    Raises
+    ------
+    CorpusLayoutError
+        Missing file or time column, or time stamps that do not increase.
+    """
+    path = Path(path)
+    t = clock_seconds(_read_table(path, TIME_COLUMNS))
+    if len(t) > 1 and not np.all(np.diff(t) > 0):
+        raise CorpusLayoutError(f"{path}: time stamps do not increase")
+    return t
+
+
+def read_mic_trajectory(path: Path, num_mics: int) -> tuple[np.ndarray, np.ndarray]:
+    """Time stamps ``(T,)`` (s since midnight) and microphone positions ``(T, num_mics, 3)`` (m,
+    room frame) of every row of ``position_array_<array>.txt`` (``mic<i>_x/_y/_z`` columns).
+
+    Raises
+    ------
+    CorpusLayoutError
+        Missing file or column, or non-finite positions (named).
+    """
+    path = Path(path)
+    cols = [f"mic{i}_{a}" for i in range(1, num_mics + 1) for a in "xyz"]
+    df = _read_table(path, list(TIME_COLUMNS) + cols)
+    mics = check_positions(df[cols].to_numpy().reshape(-1, 3), len(df) * num_mics, path, "mic<i>_x/y/z")
+    return clock_seconds(df), mics.reshape(len(df), num_mics, 3)
+
+
+def read_source_trajectory(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Time stamps ``(T,)`` (s since midnight) and positions ``(T, 3)`` (m) of
+    ``position_source_<source>.txt``.
+
+    Raises
+    ------
+    CorpusLayoutError
+        Missing file or column, or non-finite positions (named).
+    """
+    path = Path(path)
+    df = _read_table(path, list(TIME_COLUMNS) + ["x", "y", "z"])
+    return clock_seconds(df), check_positions(df[["x", "y", "z"]].to_numpy(), None, path, "source x/y/z")
+
+
 def read_array_positions(path: Path, num_mics: int) -> tuple[np.ndarray, np.ndarray, bool]:
     """Microphone ``(num_mics, 3)`` and array-centre ``(3,)`` positions (m) at the first time
     stamp, and whether the array moves (any centre position more than 1 cm from the first).

@@ -46,8 +46,11 @@ def data_sets(data: dict) -> dict[str, dict]:
     return out
 
 
-_OTHER_KEYS = ("seed", "sampling_rate", "speech_manifest", "dtype", "room", "noise", "sets", "downstream", "measured")
-_MEASURED_KEYS = ("corpus", "root", "in_fixtures", "examples", "shards", "duration_s", "mic_dist_range", "room_size")
+_OTHER_KEYS = ("seed", "sampling_rate", "speech_manifest", "dtype", "room", "noise", "sets", "downstream", "measured",
+               "locata")
+_LOCATA_KEYS = ("root", "demo", "tasks", "arrays", "mic_dist_range", "duration_s", "examples", "shards")
+_MEASURED_KEYS = ("corpus", "root", "in_fixtures", "examples", "shards", "duration_s", "mic_dist_range", "room_size",
+                  "arrays")
 _NOISE_KEYS = ("type", "field", "nfft", "snr_range")
 
 
@@ -145,7 +148,7 @@ def measured_sets(data: dict) -> dict[str, dict]:
     return out
 
 
-def prepare_measured(corpus: str, root: Path, output_dir: Path) -> None:
+def prepare_measured(corpus: str, root: Path, output_dir: Path, arrays: list[str] | None = None) -> None:
     """Write the manifest of a measured-RIR corpus with its ``prepare_<corpus>`` adapter.
 
     Parameters
@@ -156,20 +159,33 @@ def prepare_measured(corpus: str, root: Path, output_dir: Path) -> None:
         Corpus root folder.
     output_dir : Path
         Folder of ``<corpus>_recordings.jsonl.gz``.
+    arrays : list of str, optional
+        Arrays to read, for the adapters that take them (``ace``; SAR-SSL uses Chromebook,
+        Mobile, Lin8Ch and EM32, but audiopipe has no trusted EM32 geometry, see
+        :mod:`audiopipe.corpora.ace`).
 
     Raises
     ------
     KeyError
         Unknown corpus.
+    ValueError
+        ``arrays`` given for a corpus whose adapter does not take them.
     audiopipe.corpora.CorpusLayoutError
         The tree does not have the corpus layout.
     """
+    import inspect
+
     import audiopipe.corpora as corpora
 
     fn = getattr(corpora, f"prepare_{corpus}", None)
     if fn is None or corpus not in ("dechorate", "ace", "mir", "meshrir", "butreverb", "tau_srir", "locata"):
         raise KeyError(f"unknown measured-RIR corpus {corpus!r}")
-    out = fn(Path(root), Path(output_dir))
+    kw = {}
+    if arrays:
+        if "arrays" not in inspect.signature(fn).parameters:
+            raise ValueError(f"--arrays given, but the {corpus} adapter reads every array")
+        kw["arrays"] = tuple(arrays)
+    out = fn(Path(root), Path(output_dir), **kw)
     log.info("%s: manifest of %s at %s", out, corpus, root)
 
 
@@ -232,6 +248,84 @@ def simulate_measured(rir_manifest: Path, speech_manifest: Path, output: Path, s
     log.info("%s: %d examples of measured set %s (shard %d; rooms %s)", output, len(prov), set_name, shard, rooms)
 
 
+def locata_sets(data: dict) -> dict[str, dict]:
+    """The LOCATA segment sets of ``sar_ssl.data.locata``: ``locata-<split>`` -> ``split``,
+    ``examples``, ``shards`` for every split of its ``examples`` (``train``, ``val``, ``test``).
+
+    Raises
+    ------
+    KeyError
+        An unknown key or split, or a missing ``examples``/``shards``.
+    """
+    from audiopipe.signals.locata import SPLITS
+
+    spec = data.get("locata") or {}
+    if not spec:
+        return {}
+    bad = sorted(set(spec) - set(_LOCATA_KEYS))
+    if bad:
+        raise KeyError(f"unknown sar_ssl.data.locata key(s) {bad}")
+    missing = [k for k in ("examples", "shards") if k not in spec]
+    if missing:
+        raise KeyError(f"sar_ssl.data.locata lacks {missing}")
+    bad = sorted(set(spec["examples"]) - set(SPLITS))
+    if bad:
+        raise KeyError(f"sar_ssl.data.locata.examples: unknown split(s) {bad}; expected {sorted(SPLITS)}")
+    return {f"locata-{split}": {"split": split, "examples": int(n), "shards": int(spec["shards"])}
+            for split, n in spec["examples"].items()}
+
+
+def locata_segments(manifest: Path, output: Path, set_name: str, shard: int, params: dict) -> None:
+    """Write one HDF5 shard of two-microphone LOCATA segments with their TDOA (real-data TDOA
+    task; :mod:`audiopipe.signals.locata`).
+
+    Same contract as ``simulate`` (:mod:`audiopipe.signals.shards`); only the TDOA labels are
+    finite, ``room_id`` is 0.
+
+    Parameters
+    ----------
+    manifest : Path
+        LOCATA manifest written by ``prepare-measured --corpus locata``.
+    output : Path
+        Shard file to write (``.h5``).
+    set_name : str
+        ``locata-train``, ``locata-val`` or ``locata-test`` (see ``locata_sets``).
+    shard : int
+        Shard index within the set.
+    params : dict
+        The ``sar_ssl.data`` section of params.yaml (its ``locata`` block, ``seed``,
+        ``sampling_rate``, ``dtype``, ``room.sound_speed``).
+
+    Raises
+    ------
+    KeyError
+        Unknown set name.
+    ValueError
+        Bad shard index, a recording with several sources, or no usable recording.
+    """
+    from audiopipe.signals.locata import locata_shard
+
+    sets = locata_sets(params)
+    if set_name not in sets:
+        raise KeyError(f"unknown SAR-SSL LOCATA set {set_name!r}; known: {sorted(sets)}")
+    spec, loc = sets[set_name], params["locata"]
+    records = read_jsonl(manifest)
+    seed, fs = int(params["seed"]), int(params.get("sampling_rate", 16000))
+    signals, labels, room_id, prov = locata_shard(
+        records, seed=seed, set_name=set_name, split=spec["split"], n_examples=spec["examples"],
+        n_shards=spec["shards"], shard=int(shard), duration_s=float(loc.get("duration_s", 1.04)),
+        sampling_rate=fs, tasks=tuple(loc.get("tasks", (1, 3, 5))),
+        arrays=tuple(loc.get("arrays", ("dicit", "benchmark2", "eigenmike"))),
+        dist_range=tuple(loc.get("mic_dist_range", (0.03, 0.20))),
+        sound_speed=float((params.get("room") or {}).get("sound_speed", 343.0)), source=str(manifest))
+    write_shard(output, signals, labels, room_id, prov, sampling_rate=fs, seed=seed, set_name=set_name,
+                backend="recorded:locata", dtype=str(params.get("dtype", "float32")))
+    tdoa = labels["tdoa_samples"]
+    log.info("%s: %d LOCATA segments of set %s (shard %d), TDOA %.2f..%.2f samples", output, len(prov),
+             set_name, shard, float(tdoa.min()) if len(tdoa) else float("nan"),
+             float(tdoa.max()) if len(tdoa) else float("nan"))
+
+
 def summarize(shards: list[Path], output: Path) -> None:
     """Summarise simulated shards: examples, rooms and label mean/std/min/max per set.
 
@@ -272,6 +366,7 @@ STAGES = {
     "simulate": simulate,
     "prepare-measured": prepare_measured,
     "simulate-measured": simulate_measured,
+    "locata-segments": locata_segments,
     "summarize": summarize,
 }
 

@@ -34,6 +34,8 @@ log = logging.getLogger("audiopipe.sar_ssl")
 PLAN_FACTORS = ("mode", "n_rooms", "task", "trial")
 #: the factors a leave-one-room-out plan (measured RIRs, e.g. ACE) must define
 LORO_FACTORS = ("fold", "mode", "task")
+#: the factors a fixed-sets plan (its own ``sets``, e.g. LOCATA's TDOA) must define
+SETS_FACTORS = ("mode", "task")
 
 
 # --------------------------------------------------------------------------- plans
@@ -47,7 +49,15 @@ def setting_id(setting: dict, default: dict) -> str:
 def _check_plan(plan: dict) -> None:
     if not isinstance(plan, dict) or "factors" not in plan or "default" not in plan:
         raise ValueError(f"a plan needs 'factors' and 'default', got keys {sorted(plan or {})}")
-    need = LORO_FACTORS if "fold" in plan["factors"] else PLAN_FACTORS
+    if "fold" in plan["factors"]:
+        need = LORO_FACTORS
+    elif "sets" in plan:
+        need = SETS_FACTORS
+        missing = [k for k in ("train", "val", "test") if k not in plan["sets"]]
+        if missing:
+            raise ValueError(f"plan sets lack {missing}")
+    else:
+        need = PLAN_FACTORS
     missing = [f for f in need if f not in plan["factors"]]
     if missing:
         raise ValueError(f"plan lacks factor(s) {missing}")
@@ -159,7 +169,9 @@ def downstream(setting: str, plan: dict, train: list[Path], pretrained: Path, ou
         The plan (``factors``, ``default``) the identifier belongs to. With ``n_rooms`` and
         ``trial``: ``n_rooms`` rooms of the training shards are drawn per trial. With ``fold``:
         leave-one-room-out on the ``train`` shards (measured RIRs, e.g. ACE): test on the
-        fold-th room, validate on a random other room, train on the rest.
+        fold-th room, validate on a random other room, train on the rest. Otherwise (a plan
+        with its own ``sets``, e.g. LOCATA's TDOA): every example of ``train``, validated on
+        ``val`` and tested on ``test``; ``trial`` (optional) only changes the seed.
     train : list of Path
         Training feature shards (the whole pool for a leave-one-room-out plan).
     pretrained : Path
@@ -171,9 +183,10 @@ def downstream(setting: str, plan: dict, train: list[Path], pretrained: Path, ou
         ``sar_ssl.downstream`` parameters: ``batch_size``, ``lr``, ``max_epochs``, ``patience``,
         ``smooth_alpha``, ``n_lr_decays``, ``n_average``, ``examples_per_room``, ``seed``.
     val : list of Path, optional
-        Validation feature shards (stopping rule, best-epoch averaging); rooms plans only.
+        Validation feature shards (stopping rule, best-epoch averaging); not for a
+        leave-one-room-out plan.
     test : list of Path, optional
-        Test feature shards (the reported MAE); rooms plans only.
+        Test feature shards (the reported MAE); not for a leave-one-room-out plan.
     """
     from audiopipe.training.sar_ssl import (
         TASKS,
@@ -198,6 +211,12 @@ def downstream(setting: str, plan: dict, train: list[Path], pretrained: Path, ou
         data = dict(train_rows=rows["train"], train=train, val=train, test=train,
                     val_rows=rows["val"], test_rows=rows["test"])
         seed += int(s["fold"])
+    elif "n_rooms" not in s:
+        if not val or not test:
+            raise ValueError(f"setting {setting!r}: a fixed-sets plan needs --val and --test shards")
+        data = dict(train_rows=None, train=train, val=[Path(p) for p in val], test=[Path(p) for p in test])
+        rooms = {"train_sets": [str(p) for p in train]}
+        seed += int(s.get("trial", 0))
     else:
         if not val or not test:
             raise ValueError(f"setting {setting!r}: a rooms plan needs --val and --test shards")
@@ -234,7 +253,7 @@ def table(plan_dir: Path, plan: dict, output: Path, markdown: Path, plot: Path) 
         The same table in Markdown, ``mean ± std`` per cell, one row per task x rooms.
     plot : Path
         PNG: one panel per task, MAE vs number of rooms (log scale), one line per mode; for a
-        leave-one-room-out plan one bar per mode.
+        leave-one-room-out or fixed-sets plan one bar per mode.
 
     Raises
     ------
@@ -248,7 +267,7 @@ def table(plan_dir: Path, plan: dict, output: Path, markdown: Path, plot: Path) 
     import matplotlib.pyplot as plt
 
     _check_plan(plan)
-    by_rooms = [] if "fold" in plan["factors"] else ["n_rooms"]
+    by_rooms = ["n_rooms"] if "n_rooms" in plan["factors"] else []
     rows = []
     for sid in plan_settings(plan):
         f = Path(plan_dir) / sid / "metrics.json"
@@ -295,7 +314,7 @@ def table(plan_dir: Path, plan: dict, output: Path, markdown: Path, plot: Path) 
             ax.set_xlabel("number of training rooms")
         else:
             ax.set_xticks(range(len(modes)), modes)
-            ax.set_xlabel("leave-one-room-out")
+            ax.set_xlabel("leave-one-room-out" if "fold" in plan["factors"] else "trained on the plan's sets")
         ax.set_ylabel(f"MAE ({sub['unit'].iloc[0]})")
         ax.set_title(task)
         ax.grid(alpha=0.3)
