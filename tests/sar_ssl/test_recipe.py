@@ -148,3 +148,27 @@ def test_snakemake_subdag_runs_and_resumes(signal_shards, tmp_path):
     assert m["test_room"] not in m["train_rooms"] and m["n_test"] == 3
     r = subprocess.run(cmd + ["-n"], cwd=work, env=env, capture_output=True, text=True)
     assert r.returncode == 0 and "Nothing to be done" in r.stdout + r.stderr
+
+
+def test_fixed_sets_plan_settings_and_table(tmp_path):
+    """A plan with its own `sets` (LOCATA's TDOA) needs only task and mode; its table has one
+    row per task x mode and its plot one bar per mode."""
+    plan = {"sets": {k: {"set": f"locata-{k}", "shards": 1} for k in ("train", "val", "test")},
+            "factors": {"task": ["TDOA"], "mode": ["finetune", "scratch"], "trial": [0, 1]},
+            "default": {"task": "TDOA", "mode": "finetune", "trial": 0}}
+    ids = R.plan_settings(plan)
+    assert ids == ["default", "trial=1", "mode=scratch", "mode=scratch+trial=1"]
+    for i, sid in enumerate(ids):
+        (tmp_path / sid).mkdir()
+        (tmp_path / sid / "metrics.json").write_text(json.dumps(
+            {**R.parse_setting(sid, plan), "mae": 1.0 + i, "unit": "samples"}))
+    R.table(tmp_path, plan, tmp_path / "t.csv", tmp_path / "t.md", tmp_path / "p.png")
+    df = pd.read_csv(tmp_path / "t.csv")
+    assert list(df["mode"]) == ["finetune", "scratch"] and list(df.mae_mean) == [1.5, 3.5]
+    assert "| TDOA | samples | 1.5 ± 0.71 | 3.5 ± 0.71 |" in (tmp_path / "t.md").read_text()
+    bad = {**plan, "sets": {"train": plan["sets"]["train"]}}
+    with pytest.raises(ValueError, match=r"plan sets lack \['val', 'test'\]"):
+        R.plan_settings(bad)
+    with pytest.raises(ValueError, match="lacks factor"):
+        R.plan_settings({"factors": {"task": ["TDOA"], "mode": ["scratch"]},
+                         "default": {"task": "TDOA", "mode": "scratch"}})

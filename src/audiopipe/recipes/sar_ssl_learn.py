@@ -9,8 +9,14 @@ representation with cross-channel signal reconstruction and multi-channel Confor
 
 Plans are doce-style: ``{factors: {factor: [levels]}, default: {factor: level}}``; a setting's
 identifier is ``factor=value`` pairs sorted by factor and joined by ``+``, default levels
-omitted (``default`` when every factor is at its default). A plan with a ``fold`` factor
-(instead of ``n_rooms`` and ``trial``) is a leave-one-room-out plan on measured-RIR shards.
+omitted (``default`` when every factor is at its default). Three kinds of plan:
+
+* ``n_rooms`` and ``trial`` factors: the paper's simulated grid (rooms drawn per trial);
+* a ``fold`` factor: leave-one-room-out on measured-RIR shards (ACE; SAR-SSL
+  ``cross_validation_datadir``: the fold's room tests, a random other room validates);
+* its own ``sets`` (``train``/``val``/``test`` shard sets) and only ``task``/``mode`` (and
+  optionally ``trial``, a seed) factors: trained on the whole train set, e.g. the real-data TDOA
+  task on LOCATA (SAR-SSL runs one trial there).
 """
 
 from __future__ import annotations
