@@ -87,6 +87,7 @@ def test_locata_and_leave_one_room_out_plans_run_and_resume(fixtures_dir, signal
     assert (loc.unit == "samples").all() and (loc.mae_mean > 0).all() and (loc.mae_mean < 10).all()
     m = json.loads((work / "results/sar_ssl/locata_demo/default/metrics.json").read_text())
     assert (m["n_train"], m["n_val"], m["n_test"]) == (12, 6, 6)
+    assert 0 < m["mae_train_mean"] < 10  # the constant-predictor floor, in samples
     assert m["train_sets"] == ["data/features/sar_ssl/locata-train/shard-0000.h5"]
 
     ace = pd.read_csv(work / "results/sar_ssl/ace_tiny/table.csv")

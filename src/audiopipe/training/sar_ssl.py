@@ -522,7 +522,8 @@ def run_downstream(train_rows: list[tuple[int, int]], train: list[Path], val: li
     Returns
     -------
     dict
-        ``mae`` and ``mse`` on the test shards with the averaged weights, ``best_epoch``,
+        ``mae`` and ``mse`` on the test shards with the averaged weights, ``mae_train_mean``
+        (MAE of predicting the mean training label: the floor to beat), ``best_epoch``,
         ``averaged_epochs``, ``epochs_run``, ``val_history``, ``n_trainable``,
         ``examples_per_s``, sizes.
     """
@@ -544,8 +545,12 @@ def run_downstream(train_rows: list[tuple[int, int]], train: list[Path], val: li
             err += float((p - y).abs().sum())
             sq += float(((p - y) ** 2).sum())
             n += len(y)
+    # the floor a model must beat: predicting the mean training label for every test example
+    y_tr = np.array([tr.labels[s][r] for s, r in tr.rows], np.float64)
+    y_te = np.array([te.labels[s][r] for s, r in te.rows], np.float64)
     return {
         "mae": err / n, "mse": sq / n, "unit": TASKS[task][1],
+        "mae_train_mean": float(np.abs(y_te - y_tr.mean()).mean()),
         "best_epoch": stopper.best_epoch,
         "averaged_epochs": stopper.best_window(),
         "epochs_run": len(stopper.history), "val_history": stopper.history,
