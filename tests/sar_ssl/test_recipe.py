@@ -166,6 +166,12 @@ def test_fixed_sets_plan_settings_and_table(tmp_path):
     df = pd.read_csv(tmp_path / "t.csv")
     assert list(df["mode"]) == ["finetune", "scratch"] and list(df.mae_mean) == [1.5, 3.5]
     assert "| TDOA | samples | 1.5 ± 0.71 | 3.5 ± 0.71 |" in (tmp_path / "t.md").read_text()
+    ds = {k: {"set": k, "shards": 1} for k in ("train", "val", "test")}
+    ds["real"] = {"set": "ace", "shards": 2}
+    assert R.plan_sets(plan, ds) == plan["sets"]
+    assert R.plan_sets(PLAN, ds) == {k: ds[k] for k in ("train", "val", "test")}
+    loro = {"factors": {"task": ["DRR"], "mode": ["scratch"], "fold": [0]}, "default": {"task": "DRR", "mode": "scratch"}}
+    assert R.plan_sets(loro, ds) == {"train": {"set": "ace", "shards": 2}}
     bad = {**plan, "sets": {"train": plan["sets"]["train"]}}
     with pytest.raises(ValueError, match=r"plan sets lack \['val', 'test'\]"):
         R.plan_settings(bad)

@@ -6,6 +6,7 @@
 # Wiring only; every command is `audiopipe sar_ssl <stage>` (audiopipe.recipes.sar_ssl_learn).
 # Uses AUDIOPIPE, GPU_RUN and json_arg from common.smk; config["sar_ssl"] from params.yaml.
 
+from audiopipe.recipes.sar_ssl_learn import plan_sets as sar_ssl_learn_plan_sets
 from audiopipe.recipes.sar_ssl_learn import plan_settings as sar_ssl_plan_settings
 
 # signal shards written by the acoustics rules (shard contract) and their cached features
@@ -21,16 +22,8 @@ def sar_ssl_feature_files(spec):
 
 
 def sar_ssl_plan_sets(plan):
-    """Shard sets {train, val, test} of a plan: its own `sets` (e.g. LOCATA), the measured-RIR
-    pool `downstream.sets.real` as {train} for a leave-one-room-out plan (factor `fold`), else
-    the simulated `downstream.sets`."""
-    p = config["sar_ssl"]["plans"][plan]
-    if "sets" in p:
-        return p["sets"]
-    sets = config["sar_ssl"]["downstream"]["sets"]
-    if "fold" in p["factors"]:
-        return {"train": sets["real"]}
-    return {k: sets[k] for k in ("train", "val", "test")}
+    """Shard sets {role: {set, shards}} of a plan (audiopipe.recipes.sar_ssl_learn.plan_sets)."""
+    return sar_ssl_learn_plan_sets(config["sar_ssl"]["plans"][plan], config["sar_ssl"]["downstream"]["sets"])
 
 
 def sar_ssl_downstream_inputs(w):

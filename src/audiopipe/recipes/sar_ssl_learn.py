@@ -52,18 +52,49 @@ def setting_id(setting: dict, default: dict) -> str:
     return Setting("", dict(setting), dict(default)).id
 
 
+def plan_kind(plan: dict) -> str:
+    """``"loro"`` (a ``fold`` factor), ``"sets"`` (its own ``sets``) or ``"rooms"``."""
+    return "loro" if "fold" in plan["factors"] else "sets" if "sets" in plan else "rooms"
+
+
+def plan_sets(plan: dict, downstream_sets: dict) -> dict[str, dict]:
+    """Shard sets (``{set, shards}``) a plan's settings read, by role.
+
+    Parameters
+    ----------
+    plan : dict
+        The plan.
+    downstream_sets : dict
+        ``sar_ssl.downstream.sets`` (``train``, ``val``, ``test``, ``real``).
+
+    Returns
+    -------
+    dict
+        ``{"train": real}`` for a leave-one-room-out plan (the measured-RIR pool), the plan's
+        own ``sets`` for a fixed-sets plan, else the simulated ``train``/``val``/``test``.
+
+    Raises
+    ------
+    KeyError
+        If a needed set is not defined.
+    """
+    kind = plan_kind(plan)
+    if kind == "loro":
+        return {"train": downstream_sets["real"]}
+    if kind == "sets":
+        return dict(plan["sets"])
+    return {k: downstream_sets[k] for k in ("train", "val", "test")}
+
+
 def _check_plan(plan: dict) -> None:
     if not isinstance(plan, dict) or "factors" not in plan or "default" not in plan:
         raise ValueError(f"a plan needs 'factors' and 'default', got keys {sorted(plan or {})}")
-    if "fold" in plan["factors"]:
-        need = LORO_FACTORS
-    elif "sets" in plan:
-        need = SETS_FACTORS
+    kind = plan_kind(plan)
+    need = {"loro": LORO_FACTORS, "sets": SETS_FACTORS, "rooms": PLAN_FACTORS}[kind]
+    if kind == "sets":
         missing = [k for k in ("train", "val", "test") if k not in plan["sets"]]
         if missing:
             raise ValueError(f"plan sets lack {missing}")
-    else:
-        need = PLAN_FACTORS
     missing = [f for f in need if f not in plan["factors"]]
     if missing:
         raise ValueError(f"plan lacks factor(s) {missing}")
@@ -203,6 +234,7 @@ def downstream(setting: str, plan: dict, train: list[Path], pretrained: Path, ou
     )
 
     s = parse_setting(setting, plan)
+    kind = plan_kind(plan)
     task, mode = s["task"], s["mode"]
     if task not in TASKS:
         raise ValueError(f"setting {setting!r}: unknown task {task!r}")
@@ -212,12 +244,12 @@ def downstream(setting: str, plan: dict, train: list[Path], pretrained: Path, ou
             raise KeyError(f"{pretrained}: no {key!r} entry (not a pre-training model.pt)")
     train = [Path(p) for p in train]
     seed = int(config["seed"])
-    if "fold" in s:
+    if kind == "loro":
         rows, rooms = leave_one_room_out(shard_room_ids(train), int(s["fold"]), seed)
         data = dict(train_rows=rows["train"], train=train, val=train, test=train,
                     val_rows=rows["val"], test_rows=rows["test"])
         seed += int(s["fold"])
-    elif "n_rooms" not in s:
+    elif kind == "sets":
         if not val or not test:
             raise ValueError(f"setting {setting!r}: a fixed-sets plan needs --val and --test shards")
         data = dict(train_rows=None, train=train, val=[Path(p) for p in val], test=[Path(p) for p in test])
@@ -273,7 +305,7 @@ def table(plan_dir: Path, plan: dict, output: Path, markdown: Path, plot: Path) 
     import matplotlib.pyplot as plt
 
     _check_plan(plan)
-    by_rooms = ["n_rooms"] if "n_rooms" in plan["factors"] else []
+    by_rooms = ["n_rooms"] if plan_kind(plan) == "rooms" else []
     rows = []
     for sid in plan_settings(plan):
         f = Path(plan_dir) / sid / "metrics.json"
@@ -320,7 +352,7 @@ def table(plan_dir: Path, plan: dict, output: Path, markdown: Path, plot: Path) 
             ax.set_xlabel("number of training rooms")
         else:
             ax.set_xticks(range(len(modes)), modes)
-            ax.set_xlabel("leave-one-room-out" if "fold" in plan["factors"] else "trained on the plan's sets")
+            ax.set_xlabel("leave-one-room-out" if plan_kind(plan) == "loro" else "trained on the plan's sets")
         ax.set_ylabel(f"MAE ({sub['unit'].iloc[0]})")
         ax.set_title(task)
         ax.grid(alpha=0.3)
