@@ -6,6 +6,7 @@ import pytest
 import soundfile as sf
 
 from audiopipe.io import write_jsonl
+from tests._torch_threads import one_torch_thread  # noqa: F401  (autouse)
 
 
 @pytest.fixture
@@ -22,14 +23,3 @@ def speech_manifest(fixtures_dir, tmp_path):
     path = tmp_path / "speech.jsonl"
     write_jsonl(path, recs)
     return path
-
-
-@pytest.fixture(autouse=True, scope="session")
-def _one_torch_thread():
-    """One intra-op thread: the machines running the tests are shared and small."""
-    import torch
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
