@@ -1,166 +1,116 @@
-"""The ``audiopipe`` command: a thin layer over ``audiopipe.recipes`` and ``audiopipe.plans``.
+"""The ``audiopipe`` command, built from the recipe registry.
 
-Every recipe module exposes ``STAGES``, a mapping from a stage name to a plain function with
-annotated keyword parameters. This module turns each function into a sub-command whose options
-come from the signature and whose help comes from the numpydoc ``Parameters`` section, so a
-Snakemake rule, a test and a person at the shell all call the same code::
+Every recipe of :mod:`audiopipe.pipeline.registry` is a sub-command with one sub-command per
+stage; a stage's options come from its function's signature and its help from the numpydoc
+``Parameters`` section, read by jsonargparse. So a Snakemake rule, a test and a person at the
+shell call the same code::
 
-    audiopipe clarity prepare --root data/demo/clarity --split dev --output m.jsonl.gz
-    audiopipe clarity --help
-    audiopipe table clarity -s 'convtasnet/lr=0.001'
+    audiopipe --help                      recipes, stages and commands
+    audiopipe clarity --help              the stages of a recipe
+    audiopipe clarity cache --help        one stage, with its parameters
+    audiopipe clarity cache --manifest m.jsonl.gz --output s.h5 --shard 0 --n_shards 2
+    audiopipe plan clarity -s 'size_lr/lr=0.001'
 
-``dict`` parameters take JSON (or ``@file.json``); ``list`` parameters take several values.
+``dict`` parameters take JSON or YAML (``--model '{"N": 128}'``), ``list`` parameters a JSON/YAML
+list (``--shards '[a.h5, b.h5]'``) or repeated ``--shards+ a.h5``. Logging goes to stderr,
+which the rules redirect into each job's log file.
 """
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import inspect
-import json
 import logging
-import re
 import sys
-import typing
-from pathlib import Path
 
-#: recipe name -> (module, one-line description). Modules are imported only when used.
-RECIPES: dict[str, tuple[str, str]] = {
-    "demo": ("audiopipe.recipes.demo", "build the embedded demo corpora from real recordings"),
-    "clarity": ("audiopipe.recipes.clarity", "ICASSP 2023 Clarity: Conv-TasNet + NAL-R, HASPI/HASQI"),
-    "sar_ssl": ("audiopipe.recipes.sar_ssl", "SAR-SSL: spatial acoustic representation learning"),
-    "transcoder": ("audiopipe.recipes.transcoder", "Spectral Transcoder: third-octave -> Mel"),
-    "strf": ("audiopipe.recipes.strf", "learnable STRF front end"),
-    "sfi": ("audiopipe.recipes.sfi", "sampling-frequency-independent Conv-TasNet"),
-}
+from audiopipe import __version__
 
-#: other commands: name -> (module, function, description)
+#: commands of the core: name -> (module, function, one line)
 COMMANDS: dict[str, tuple[str, str, str]] = {
-    "table": ("audiopipe.plans.table", "table_command", "collect per-setting metrics into a table"),
-    "plan": ("audiopipe.plans.core", "plan_command", "list a recipe's plan settings"),
-    "gpu-run": ("audiopipe.plans.gpu", "gpu_run_command", "run a command holding free GPU slots"),
-    "data": ("audiopipe.plans.dvc", "data_command", "track a raw corpus with DVC"),
+    "corpus": ("audiopipe.corpora.cli", "corpus_command", "prepare a corpus into lhotse-style manifests"),
+    "demo": ("audiopipe.corpora.cli", "demo_command", "build a demo corpus from real recordings"),
+    "plan": ("audiopipe.pipeline.commands", "plan_command", "list the settings a selector chooses"),
+    "table": ("audiopipe.pipeline.tables", "table_command", "write a plan's table and plot from its results"),
+    "gpu-run": ("audiopipe.pipeline.gpu", "gpu_run_command", "run a command holding free GPU slots"),
+    "data": ("audiopipe.pipeline.dvc", "data_command", "track a raw corpus with DVC"),
+    "dvc-yaml": ("audiopipe.pipeline.dvc", "dvc_yaml_command", "write dvc.yaml from the recipe registry"),
+    "code-digest": ("audiopipe.pipeline.provenance", "code_digest_command",
+                    "print the digest of the code a stage runs"),
 }
 
 log = logging.getLogger("audiopipe")
 
 
-def _param_docs(func) -> dict[str, str]:
-    """Parse the numpydoc ``Parameters`` section of ``func`` into name -> first sentence."""
-    doc = inspect.getdoc(func) or ""
-    m = re.search(r"Parameters\n-+\n(.*?)(\n\n[A-Z][a-z]+\n-+\n|\Z)", doc, re.S)
-    if not m:
-        return {}
-    out: dict[str, str] = {}
-    name = None
-    for line in m.group(1).splitlines():
-        if line and not line.startswith(" "):
-            name = line.split(":")[0].strip()
-            out[name] = ""
-        elif name is not None and line.strip():
-            out[name] = (out[name] + " " + line.strip()).strip()
-    return out
-
-
-def _add_arguments(parser: argparse.ArgumentParser, func) -> None:
-    hints = typing.get_type_hints(func)
-    docs = _param_docs(func)
-    for pname, p in inspect.signature(func).parameters.items():
-        ann = hints.get(pname, str)
-        opt = "--" + pname.replace("_", "-")
-        kw: dict = {"dest": pname, "help": docs.get(pname, "")}
-        required = p.default is inspect.Parameter.empty
-        if not required:
-            kw["default"] = p.default
-            kw["help"] += f" (default: {p.default!r})"
-        origin = typing.get_origin(ann)
-        args = [a for a in typing.get_args(ann) if a is not type(None)]
-        if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)) and args:
-            ann, origin = args[0], typing.get_origin(args[0])
-        if ann is bool:
-            parser.add_argument(opt, action=argparse.BooleanOptionalAction, **kw)
-            continue
-        if origin in (list, tuple):
-            inner = (typing.get_args(ann) or (str,))[0]
-            kw.update(nargs="+", type=_converter(inner))
-        elif ann is dict or origin is dict:
-            kw.update(type=_json_arg, metavar="JSON")
-        else:
-            kw.update(type=_converter(ann))
-        parser.add_argument(opt, required=required, **kw)
-
-
-def _converter(t):
-    if t in (int, float, str, Path):
-        return t
-    return str
-
-
-def _json_arg(text: str) -> dict:
-    """Parse a JSON object given inline or as ``@path``."""
-    if text.startswith("@"):
-        text = Path(text[1:]).read_text()
-    try:
-        val = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise argparse.ArgumentTypeError(f"not valid JSON: {e}") from e
-    if not isinstance(val, dict):
-        raise argparse.ArgumentTypeError("expected a JSON object")
-    return val
-
-
-def _first_line(func) -> str:
-    return (inspect.getdoc(func) or "").split("\n")[0]
-
-
-def build_recipe_parser(recipe: str) -> argparse.ArgumentParser:
-    """Build the parser of ``audiopipe <recipe>`` with one sub-command per stage."""
-    mod = importlib.import_module(RECIPES[recipe][0])
-    parser = argparse.ArgumentParser(
-        prog=f"audiopipe {recipe}",
-        description=(inspect.getdoc(mod) or "").split("\n\n")[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    sub = parser.add_subparsers(dest="stage", required=True, metavar="STAGE")
-    for name, func in mod.STAGES.items():
-        sp = sub.add_parser(name, help=_first_line(func), description=inspect.getdoc(func),
-                            formatter_class=argparse.RawDescriptionHelpFormatter)
-        _add_arguments(sp, func)
-        sp.set_defaults(_func=func)
-    return parser
+def _first_line(obj) -> str:
+    return (inspect.getdoc(obj) or "").split("\n")[0]
 
 
 def _top_help() -> str:
-    lines = ["usage: audiopipe {RECIPE STAGE ... | COMMAND ...} [-h]", "",
-             "Reproducible audio-ML experiments. Recipes (each has stages; try "
-             "`audiopipe clarity --help`):"]
-    lines += [f"  {k:<12} {v[1]}" for k, v in RECIPES.items()]
+    from audiopipe.pipeline.registry import recipes
+
+    lines = ["usage: audiopipe {RECIPE STAGE ... | COMMAND ...} [-h] [--version]", "",
+             "Reproducible audio-ML experiments. Recipes and their stages "
+             "(`audiopipe RECIPE STAGE --help` for a stage's parameters):"]
+    for name, decl in recipes().items():
+        lines.append(f"  {name:<12} {decl.title}")
+        lines.append(f"  {'':<12}   stages: {', '.join(decl.stages)}")
     lines += ["", "Commands:"]
     lines += [f"  {k:<12} {v[2]}" for k, v in COMMANDS.items()]
     lines += ["", "The DAG itself runs with `snakemake --cores all` (see README.md)."]
     return "\n".join(lines)
 
 
+def stage_parser(prog: str, description: str, stages: dict, only: str | None = None):
+    """A jsonargparse parser with one sub-command per stage (only ``only`` when given: building
+    the others' parsers is not needed to run one stage)."""
+    from jsonargparse import ArgumentParser
+
+    parser = ArgumentParser(prog=prog, description=description, exit_on_error=True)
+    sub = parser.add_subcommands(dest="stage", required=True)
+    for name, func in stages.items():
+        if only is not None and name != only:
+            continue
+        sp = ArgumentParser(description=_first_line(func))
+        sp.add_function_arguments(func, fail_untyped=True)
+        sub.add_subcommand(name, sp, help=_first_line(func))
+    return parser
+
+
+def run_stage(prog: str, description: str, stages: dict, argv: list[str]) -> int:
+    """Parse ``argv`` (``STAGE --opt ...``) and call the stage."""
+    only = argv[0] if argv and argv[0] in stages else None
+    parser = stage_parser(prog, description, stages, only)
+    cfg = parser.parse_args(argv)
+    stage = cfg.stage
+    kwargs = cfg[stage].as_dict() if hasattr(cfg[stage], "as_dict") else dict(cfg[stage])
+    stages[stage](**kwargs)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``audiopipe`` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s",
+                        stream=sys.stderr)
     if not argv or argv[0] in ("-h", "--help"):
         print(_top_help())
+        return 0
+    if argv[0] == "--version":
+        print(f"audiopipe {__version__}")
         return 0
     head, rest = argv[0], argv[1:]
     if head in COMMANDS:
         modname, fname, _ = COMMANDS[head]
         return int(getattr(importlib.import_module(modname), fname)(rest) or 0)
-    if head not in RECIPES:
+    from audiopipe.pipeline.registry import get, recipe_names
+
+    if head not in recipe_names():
         print(f"audiopipe: unknown recipe or command {head!r}\n\n{_top_help()}", file=sys.stderr)
         return 2
-    parser = build_recipe_parser(head)
-    ns = vars(parser.parse_args(rest))
-    func = ns.pop("_func")
-    ns.pop("stage")
-    func(**ns)
-    return 0
+    decl = get(head)
+    module = sys.modules[decl.stages[next(iter(decl.stages))].__module__]
+    description = (inspect.getdoc(module) or decl.title).split("\n\n")[0]
+    return run_stage(f"audiopipe {head}", description, dict(decl.stages), rest)
 
 
 if __name__ == "__main__":

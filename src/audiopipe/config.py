@@ -1,9 +1,11 @@
 """Load and validate ``params.yaml``, the one configuration (Snakemake configfile + DVC params).
 
-The schema is ``workflow/schemas/params.schema.yaml``; it may ``$ref`` sibling files
-(``{"$ref": "clarity.schema.yaml"}``, optionally with a JSON pointer
-``strf.schema.yaml#/properties/strf``), one per recipe, which are inlined before validation.
-Every object in the schema sets ``additionalProperties: false``, so an unknown key is an error.
+The schema is ``workflow/schemas/params.schema.yaml`` (the core keys: ``recipes``, ``fixtures``,
+``select``, ``corpora``) completed from the recipe registry: the ``recipes`` list may name every
+registered recipe, and each recipe's section is validated by ``workflow/schemas/<recipe>.schema.yaml``.
+Schemas may ``$ref`` sibling files (``plans.schema.yaml``, optionally with a JSON pointer), which
+are inlined before validation. Every object in the schemas sets ``additionalProperties: false``,
+so an unknown key is an error that names its path.
 """
 
 from __future__ import annotations
@@ -78,6 +80,30 @@ def _key_path(err: jsonschema.ValidationError) -> str:
     return ".".join(parts) or "<top level>"
 
 
+def params_schema(schema_path: str | Path) -> dict:
+    """The full params schema: the core schema plus one section per registered recipe.
+
+    Raises
+    ------
+    ConfigError
+        If a registered recipe has no ``<recipe>.schema.yaml`` beside the core schema.
+    """
+    from audiopipe.pipeline.registry import recipe_names
+
+    schema_path = Path(schema_path)
+    schema = load_schema(schema_path)
+    names = recipe_names()
+    schema["properties"]["recipes"]["items"] = {"enum": names}
+    for name in names:
+        path = schema_path.parent / f"{name}.schema.yaml"
+        if not path.is_file():
+            raise ConfigError(f"recipe {name!r}: its params schema {path} is missing")
+        sub = load_schema(path)
+        sub.pop("$schema", None)
+        schema["properties"][name] = sub
+    return schema
+
+
 def validate_params(cfg: dict, schema_path: str | Path, check_paths: bool = True) -> dict:
     """Validate ``cfg`` against the schema and check corpus roots; fill schema defaults.
 
@@ -88,7 +114,8 @@ def validate_params(cfg: dict, schema_path: str | Path, check_paths: bool = True
     schema_path : path-like
         ``workflow/schemas/params.schema.yaml``.
     check_paths : bool
-        Check that each ``corpora.<name>.root`` exists unless ``demo: true`` (the DAG builds it).
+        Check that each ``corpora.<name>.root`` of a corpus some listed recipe reads exists
+        unless it is a demo corpus (the DAG builds it) or lies in the fixtures.
 
     Returns
     -------
@@ -101,7 +128,7 @@ def validate_params(cfg: dict, schema_path: str | Path, check_paths: bool = True
         On the first error (wrong type, unknown key, missing key, missing corpus root), naming
         the key path.
     """
-    schema = load_schema(schema_path)
+    schema = params_schema(schema_path)
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(cfg), key=lambda e: list(e.absolute_path))
     if errors:
@@ -109,10 +136,15 @@ def validate_params(cfg: dict, schema_path: str | Path, check_paths: bool = True
         more = f" (and {len(errors) - 1} more error(s))" if len(errors) > 1 else ""
         raise ConfigError(f"params: {_key_path(e)}: {e.message}{more}")
     if check_paths:
+        from audiopipe.pipeline.registry import recipes
+
+        used = {c for r, decl in recipes().items() if r in (cfg.get("recipes") or []) and r in cfg
+                for c in decl.corpus_names(cfg[r])}
         for name, spec in (cfg.get("corpora") or {}).items():
-            if spec.get("enabled", True) and not spec.get("demo", False) and not Path(spec["root"]).exists():
+            root = str(spec["root"])
+            if name in used and spec.get("demo") in (None, False) and "{fixtures}" not in root and not Path(root).exists():
                 raise ConfigError(
-                    f"params: corpora.{name}.root: corpus root {spec['root']!r} does not exist "
-                    f"(point it at your download, or set corpora.{name}.demo: true)"
+                    f"params: corpora.{name}.root: corpus root {root!r} does not exist "
+                    f"(point it at your download, or give corpora.{name} a demo)"
                 )
     return cfg

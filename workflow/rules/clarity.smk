@@ -1,42 +1,37 @@
-# ICASSP 2023 Clarity recipe: prepare -> cache crops -> train Conv-TasNet -> enhance ->
-# NAL-R + compressor + HASPI/HASQI per listener -> scores, metrics.json, table.
-# Every rule calls one stage of audiopipe.recipes.clarity through the CLI.
+# ICASSP 2023 Clarity recipe (audiopipe.recipes.clarity): cache training crops -> train
+# Conv-TasNet per plan setting -> enhance -> NAL-R + compressor + better-ear HASPI/HASQI per
+# listener -> per-system scores; the passthrough baseline is scored the same way. Corpus
+# manifests come from corpora.smk, plan tables from tables.smk. Wiring only.
 
 CL = config["clarity"]
-CL_TRAIN_SPLIT = config["corpora"]["clarity"].get("train_split", "train")
-CL_EVAL_SPLIT = config["corpora"]["clarity"].get("eval_split", "dev")
+CL_TRAIN = PIPE.manifest("clarity", CL["train_split"])
+CL_EVAL = PIPE.manifest("clarity", CL["eval_split"])
 CL_CHUNKS = range(CL["evaluate"]["n_chunks"])
-CL_EVAL_MANIFEST = f"data/interim/clarity/clarity_{CL_EVAL_SPLIT}.jsonl.gz"
-
-
-def clarity_systems():
-    """metrics.json of every selected Conv-TasNet setting."""
-    return [f"results/clarity/{s.plan}/{s.id}/metrics.json" for s in recipe_settings("clarity")]
-
-
-RECIPE_TARGETS["clarity"] = lambda: [
-    "results/clarity/metrics.json",
-    "results/clarity/tables/systems.md",
-    "results/clarity/tables/clarity.md",
-]
+CL_LISTENERS = f"{PIPE.corpus('clarity')['root']}/clarity_data/metadata/listeners.json"
+CL_EVAL_OPTS = (
+    f"--listeners {shlex.quote(CL_LISTENERS)} --n_chunks {CL['evaluate']['n_chunks']}"
+    f" --nalr {json_arg(CL['nalr'])} --compressor {json_arg(CL['compressor'])}"
+    f" --soft_clip {str(CL['soft_clip']).lower()} --set_random_seed {str(CL['evaluate']['set_random_seed']).lower()}"
+)
 
 
 rule clarity_cache:
     input:
-        f"data/interim/clarity/clarity_{CL_TRAIN_SPLIT}.jsonl.gz",
+        CL_TRAIN,
     output:
         "data/features/clarity/train_shard{shard}.h5",
     params:
         c=CL["cache"],
+        code=code("clarity", "cache"),
     log:
         "logs/clarity/cache_{shard}.log",
     benchmark:
         "benchmarks/out/clarity/cache_{shard}.tsv"
     shell:
         "{AUDIOPIPE} clarity cache --manifest {input} --output {output} --shard {wildcards.shard}"
-        " --n-shards {params.c[n_shards]} --sample-rate {params.c[sample_rate]} --crop-s {params.c[crop_s]}"
-        " --crops-per-scene {params.c[crops_per_scene]} --target {params.c[target]}"
-        " --val-fraction {params.c[val_fraction]} --seed {params.c[seed]} > {log} 2>&1"
+        " --n_shards {params.c[n_shards]} --sampling_rate {params.c[sampling_rate]} --crop_s {params.c[crop_s]}"
+        " --crops_per_scene {params.c[crops_per_scene]} --target {params.c[target]}"
+        " --val_fraction {params.c[val_fraction]} --seed {params.c[seed]} > {log} 2>&1"
 
 
 rule clarity_train:
@@ -45,10 +40,11 @@ rule clarity_train:
     output:
         "results/clarity/{plan}/{setting}/model.pt",
     params:
-        model=json_arg(CL["model"]),
-        train=json_arg(CL["train"]),
-        setting=lambda wc: json_arg(setting_values("clarity", wc.plan, wc.setting)),
-        gpu_log=lambda wc: f"benchmarks/out/clarity/{wc.plan}/{wc.setting}/train.gpu.tsv",
+        shards=lambda wc, input: paths_arg(input),
+        model=lambda wc: json_arg(PIPE.setting_config("clarity", wc.plan, wc.setting)["model"]),
+        train=lambda wc: json_arg(PIPE.setting_config("clarity", wc.plan, wc.setting)["train"]),
+        gpu_log="benchmarks/out/clarity/{plan}/{setting}/train.gpu.tsv",
+        code=code("clarity", "train"),
     threads: 2
     resources:
         gpu=1,
@@ -57,123 +53,81 @@ rule clarity_train:
     benchmark:
         "benchmarks/out/clarity/{plan}/{setting}/train.tsv"
     shell:
-        "OMP_NUM_THREADS={threads} {GPU_RUN} {resources.gpu} --gpu-log {params.gpu_log} -- {AUDIOPIPE} clarity train"
-        " --shards {input}"
-        " --output {output} --model {params.model} --train {params.train} --setting {params.setting} > {log} 2>&1"
+        "OMP_NUM_THREADS={threads} {GPU_RUN} {resources.gpu} --gpu-log {params.gpu_log} --"
+        " {AUDIOPIPE} clarity train --shards {params.shards} --output {output}"
+        " --model {params.model} --train {params.train} > {log} 2>&1"
 
 
 rule clarity_enhance:
     input:
-        manifest=CL_EVAL_MANIFEST,
+        manifest=CL_EVAL,
         model="results/clarity/{plan}/{setting}/model.pt",
     output:
         directory("results/clarity/{plan}/{setting}/enhanced/chunk{chunk}"),
     params:
         n=CL["evaluate"]["n_chunks"],
+        code=code("clarity", "enhance"),
     log:
         "logs/clarity/{plan}/{setting}/enhance_{chunk}.log",
     benchmark:
         "benchmarks/out/clarity/{plan}/{setting}/enhance_{chunk}.tsv"
     shell:
         "OMP_NUM_THREADS=1 {AUDIOPIPE} clarity enhance --manifest {input.manifest} --model {input.model}"
-        " --output-dir {output} --chunk {wildcards.chunk} --n-chunks {params.n} > {log} 2>&1"
-
-
-def _clarity_eval_cmd(system, enhanced=""):
-    return (
-        "OMP_NUM_THREADS=1 {AUDIOPIPE} clarity evaluate --manifest {input.manifest} --system " + system
-        + " --output {output} --listeners {params.listeners} --chunk {wildcards.chunk}"
-        + " --n-chunks {params.n} --nalr {params.nalr} --compressor {params.compressor}"
-        + " --soft-clip" * bool(CL.get("soft_clip", True)) + " --no-soft-clip" * (not CL.get("soft_clip", True))
-        + " --set-random-seed" * bool(CL["evaluate"].get("set_random_seed", True))
-        + " --no-set-random-seed" * (not CL["evaluate"].get("set_random_seed", True))
-        + enhanced + " > {log} 2>&1"
-    )
-
-
-CL_EVAL_PARAMS = dict(
-    listeners=f"{corpus_root('clarity')}/clarity_data/metadata/listeners.json",
-    n=CL["evaluate"]["n_chunks"],
-    nalr=json_arg(CL["nalr"]),
-    compressor=json_arg(CL["compressor"]),
-)
+        " --output_dir {output} --chunk {wildcards.chunk} --n_chunks {params.n} > {log} 2>&1"
 
 
 rule clarity_evaluate_baseline:
     input:
-        manifest=CL_EVAL_MANIFEST,
+        manifest=CL_EVAL,
     output:
         "results/clarity/baseline/scores/chunk{chunk}.csv",
     params:
-        **CL_EVAL_PARAMS,
+        opts=CL_EVAL_OPTS,
+        code=code("clarity", "evaluate"),
     log:
         "logs/clarity/baseline/evaluate_{chunk}.log",
     benchmark:
         "benchmarks/out/clarity/baseline/evaluate_{chunk}.tsv"
     shell:
-        _clarity_eval_cmd("baseline")
+        "OMP_NUM_THREADS=1 {AUDIOPIPE} clarity evaluate --manifest {input.manifest} --system passthrough"
+        " --output {output} --chunk {wildcards.chunk} {params.opts} > {log} 2>&1"
 
 
 rule clarity_evaluate:
     input:
-        manifest=CL_EVAL_MANIFEST,
+        manifest=CL_EVAL,
         enhanced="results/clarity/{plan}/{setting}/enhanced/chunk{chunk}",
     output:
         "results/clarity/{plan}/{setting}/scores/chunk{chunk}.csv",
     params:
-        **CL_EVAL_PARAMS,
+        opts=CL_EVAL_OPTS,
+        code=code("clarity", "evaluate"),
     log:
         "logs/clarity/{plan}/{setting}/evaluate_{chunk}.log",
     benchmark:
         "benchmarks/out/clarity/{plan}/{setting}/evaluate_{chunk}.tsv"
     shell:
-        _clarity_eval_cmd("{wildcards.plan}/{wildcards.setting}", " --enhanced-dir {input.enhanced}")
+        "OMP_NUM_THREADS=1 {AUDIOPIPE} clarity evaluate --manifest {input.manifest}"
+        " --system {wildcards.plan}/{wildcards.setting} --enhanced_dir {input.enhanced}"
+        " --output {output} --chunk {wildcards.chunk} {params.opts} > {log} 2>&1"
 
 
 rule clarity_summarize:
     input:
-        expand("results/clarity/{{sysdir}}/scores/chunk{chunk}.csv", chunk=CL_CHUNKS),
+        expand("results/clarity/{{system}}/scores/chunk{chunk}.csv", chunk=CL_CHUNKS),
     output:
-        scores="results/clarity/{sysdir}/scores.csv",
-        metrics="results/clarity/{sysdir}/metrics.json",
+        scores="results/clarity/{system}/scores.csv",
+        metrics="results/clarity/{system}/metrics.json",
+        timing="results/clarity/{system}/timing.json",
     wildcard_constraints:
-        sysdir="baseline|(?!baseline)[^/]+/[^/]+",
-    log:
-        "logs/clarity/{sysdir}/summarize.log",
-    benchmark:
-        "benchmarks/out/clarity/{sysdir}/summarize.tsv"
-    shell:
-        "{AUDIOPIPE} clarity summarize --chunks {input} --scores {output.scores} --metrics {output.metrics} > {log} 2>&1"
-
-
-rule clarity_report:
-    input:
-        baseline="results/clarity/baseline/metrics.json",
-        systems=clarity_systems(),
-    output:
-        metrics="results/clarity/metrics.json",
-        table=report("results/clarity/tables/systems.md", category="clarity", caption="../report/clarity.rst"),
-    log:
-        "logs/clarity/report.log",
-    benchmark:
-        "benchmarks/out/clarity/report.tsv"
-    shell:
-        "{AUDIOPIPE} clarity report --baseline {input.baseline} --systems {input.systems}"
-        " --output {output.metrics} --table {output.table} > {log} 2>&1"
-
-
-rule clarity_table:
-    input:
-        [m.replace("metrics.json", "scores.csv") for m in clarity_systems()],
-    output:
-        md="results/clarity/tables/clarity.md",
-        csv="results/clarity/tables/clarity.csv",
-        png=report("results/clarity/tables/clarity.png", category="clarity", caption="../report/clarity_table.rst"),
+        system="baseline|[^/]+/[^/]+",
     params:
-        select=lambda wc: shlex.quote(recipe_selector("clarity")),
+        chunks=lambda wc, input: paths_arg(input),
+        code=code("clarity", "summarize"),
     log:
-        "logs/clarity/table.log",
+        "logs/clarity/{system}/summarize.log",
     benchmark:
-        "benchmarks/out/clarity/table.tsv"
+        "benchmarks/out/clarity/{system}/summarize.tsv"
     shell:
-        "{AUDIOPIPE} table clarity -s {params.select} --out-dir results/clarity/tables > {log} 2>&1"
+        "{AUDIOPIPE} clarity summarize --chunks {params.chunks} --scores {output.scores}"
+        " --metrics {output.metrics} --timing {output.timing} > {log} 2>&1"

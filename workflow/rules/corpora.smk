@@ -1,60 +1,45 @@
-# Corpus manifests (prepare_*) and the embedded demo corpora, shared by the recipes.
+# Generic rules: build any demo corpus, prepare any corpus into lhotse-style manifests, once,
+# whatever recipes read it (audiopipe.corpora.registry, audiopipe.demo). Wiring only.
 
+for _corpus in PIPE.corpora_used():
+    if PIPE.corpus(_corpus)["demo"] is not None:
 
-def corpus_root(name):
-    return config["corpora"][name]["root"]
+        rule:
+            name:
+                f"demo_{_corpus}"
+            output:
+                f"{PIPE.corpus(_corpus)['root']}/DEMO.json",
+            params:
+                corpus=_corpus,
+                root=PIPE.corpus(_corpus)["root"],
+                fixtures=str(PIPE.fixtures or ""),
+                options=json_arg(PIPE.corpus(_corpus)["demo"]),
+                code=demo_digest(_corpus),
+            log:
+                f"logs/demo/{_corpus}.log",
+            benchmark:
+                f"benchmarks/out/demo/{_corpus}.tsv"
+            shell:
+                "{AUDIOPIPE} demo {params.corpus} --root {params.root:q} --fixtures {params.fixtures:q}"
+                " --options {params.options} > {log} 2>&1"
 
-
-def corpus_ready(name):
-    """The file that proves a corpus root is complete: DEMO.json for a demo corpus."""
-    spec = config["corpora"][name]
-    return [f"{spec['root']}/DEMO.json"] if spec.get("demo") else []
-
-
-rule demo_clarity:
-    output:
-        f"{corpus_root('clarity')}/DEMO.json",
-    params:
-        root=corpus_root("clarity"),
-        fixtures=config.get("fixtures", ""),
-        opts=config["demo"]["clarity"],
-    log:
-        "logs/demo/clarity.log",
-    benchmark:
-        "benchmarks/out/demo/clarity.tsv"
-    shell:
-        "{AUDIOPIPE} demo clarity --output-dir {params.root} --fixtures {params.fixtures:q}"
-        " --n-train-scenes {params.opts[n_train_scenes]} --n-dev-scenes {params.opts[n_dev_scenes]}"
-        " --listeners-per-scene {params.opts[listeners_per_scene]}"
-        " --snr-db {params.opts[snr_db][0]} {params.opts[snr_db][1]}"
-        " --t60-s {params.opts[t60_s][0]} {params.opts[t60_s][1]}"
-        " --n-interferers {params.opts[n_interferers][0]} {params.opts[n_interferers][1]}"
-        " --max-order {params.opts[max_order]} --seed {params.opts[seed]} > {log} 2>&1"
-
-
-rule clarity_prepare:
-    input:
-        corpus_ready("clarity"),
-    output:
-        "data/interim/clarity/clarity_{split}.jsonl.gz",
-    params:
-        root=corpus_root("clarity"),
-    log:
-        "logs/clarity/prepare_{split}.log",
-    benchmark:
-        "benchmarks/out/clarity/prepare_{split}.tsv"
-    shell:
-        "{AUDIOPIPE} clarity prepare --root {params.root} --split {wildcards.split} --output {output} > {log} 2>&1"
-
-
-rule demo_speech:
-    output:
-        "data/demo/speech/manifest.jsonl",
-    params:
-        fixtures=config.get("fixtures", ""),
-    log:
-        "logs/demo/speech.log",
-    benchmark:
-        "benchmarks/out/demo/speech.tsv"
-    shell:
-        "{AUDIOPIPE} demo speech --output {output} --fixtures {params.fixtures:q} > {log} 2>&1"
+    rule:
+        name:
+            f"corpus_{_corpus}"
+        input:
+            PIPE.corpus_ready(_corpus),
+        output:
+            PIPE.manifests(_corpus),
+        params:
+            corpus=_corpus,
+            root=PIPE.corpus(_corpus)["root"],
+            outdir=f"data/manifests/{_corpus}",
+            options=json_arg(PIPE.corpus(_corpus)["options"]),
+            code=corpus_digest(_corpus),
+        log:
+            f"logs/corpora/{_corpus}.log",
+        benchmark:
+            f"benchmarks/out/corpora/{_corpus}.tsv"
+        shell:
+            "{AUDIOPIPE} corpus prepare {params.corpus} --root {params.root:q} --output-dir {params.outdir}"
+            " --options {params.options} > {log} 2>&1"

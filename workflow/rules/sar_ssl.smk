@@ -1,222 +1,156 @@
-# SAR-SSL data part: simulated two-microphone shards with labels (issue 4).
-# Wiring only; the work is done by `audiopipe sar_ssl simulate|summarize`.
-# Measured-RIR sets (sar_ssl.data.measured, e.g. dechorate): prepare-measured writes the corpus
-# manifest, simulate-measured the shards (same path pattern and contract as the simulated sets).
-# LOCATA (sar_ssl.data.locata): the real-data TDOA task; prepare-measured --corpus locata writes
-# the manifest, locata-segments the locata-{train,val,test} shards; with `demo: true` the corpus
-# is the LOCATA-layout demo built from the dEchorate fixture (`audiopipe demo locata`).
-# Target: results/sar_ssl/data/summary.json (rule sar_ssl_data), which needs every shard of every
-# set (pretrain/val/test and downstream-rooms{R}-trial{t}).
+# SAR-SSL (audiopipe.recipes.sar_ssl; Yang & Li 2023). Data: simulated two-microphone shards
+# (WSJ0 speech), measured-RIR shards (dEchorate, ACE, ...), LOCATA segments; learning: feature
+# cache per shard -> MC-Conformer pre-training -> one downstream job per plan setting. Corpus
+# manifests come from corpora.smk, plan tables from tables.smk. Wiring only.
 
-import os
-import re
+from audiopipe.recipes import sar_ssl as SAR
 
-SAR_SSL_DATA = config["sar_ssl"]["data"]
-SAR_SSL_SIM = "data/interim/sar_ssl/sim"
-# measured-RIR sets (sar_ssl.data.measured): corpus manifests under data/interim/sar_ssl/corpora/{set}/
-SAR_SSL_MEASURED = SAR_SSL_DATA.get("measured") or {}
-SAR_SSL_CORPORA = "data/interim/sar_ssl/corpora"
-SAR_SSL_FIXTURES = os.environ.get("AUDIOPIPE_FIXTURES") or config.get("fixtures") or "../shared/fixtures"
-
-
-def sar_ssl_measured_root(name):
-    spec = SAR_SSL_MEASURED[name]
-    return str(Path(SAR_SSL_FIXTURES, spec["root"])) if spec.get("in_fixtures") else spec["root"]
-
-
-def sar_ssl_measured_manifest(name):
-    return f"{SAR_SSL_CORPORA}/{name}/{SAR_SSL_MEASURED[name]['corpus']}_recordings.jsonl.gz"
-
-
-SAR_SSL_LOCATA = SAR_SSL_DATA.get("locata") or {}
-
-
-def sar_ssl_data_params(*keep):
-    """sar_ssl.data without the measured-RIR and LOCATA blocks not named in `keep`, so that
-    editing one kind of set does not re-run the others (Snakemake's params trigger)."""
-    return json_arg({k: v for k, v in SAR_SSL_DATA.items()
-                     if k not in ("measured", "locata") or k in keep})
-
-
-def sar_ssl_locata_sets():
-    """LOCATA segment set name -> spec (audiopipe.recipes.sar_ssl.locata_sets)."""
-    from audiopipe.recipes.sar_ssl import locata_sets
-
-    return locata_sets(SAR_SSL_DATA)
-
-
-def sar_ssl_set_available(name):
-    """Whether the data of a shard set can be had here: a measured-RIR set needs its corpus root,
-    a LOCATA set its root (or, for the demo, the dEchorate fixture); simulated sets always."""
-    if name in SAR_SSL_MEASURED:
-        return Path(sar_ssl_measured_root(name)).exists()
-    if name in sar_ssl_locata_sets():
-        if SAR_SSL_LOCATA.get("demo"):
-            return Path(SAR_SSL_FIXTURES, "rir/dechorate").is_dir()
-        return Path(SAR_SSL_LOCATA["root"]).exists()
-    return True
-
-
-def sar_ssl_sets():
-    """Set name -> spec of every simulated set (audiopipe.recipes.sar_ssl.data_sets)."""
-    from audiopipe.recipes.sar_ssl import data_sets
-
-    return data_sets(SAR_SSL_DATA)
-
-
-def sar_ssl_shards(names=None):
-    sets = sar_ssl_sets()
-    return [f"{SAR_SSL_SIM}/{name}/shard-{k:04d}.h5"
-            for name in (names or sets) for k in range(int(sets[name]["shards"]))]
-
-
-wildcard_constraints:
-    sar_ssl_set="[A-Za-z0-9_-]+",
-    sar_ssl_shard="[0-9]{4}",
-
-
-def sar_ssl_measured_targets():
-    """Shards of the measured-RIR sets whose corpus root exists here (the dEchorate demo set
-    lives in shared/fixtures, so a machine without them skips it)."""
-    return [f"{SAR_SSL_SIM}/{name}/shard-{k:04d}.h5" for name, spec in SAR_SSL_MEASURED.items()
-            if Path(sar_ssl_measured_root(name)).exists() for k in range(int(spec["shards"]))]
-
-
-RECIPE_TARGETS["sar_ssl"] = lambda: [
-    "results/sar_ssl/data/summary.json",
-    *sar_ssl_measured_targets(),
-    *rules.sar_ssl_learn_all.input,
-]
-
-
-rule sar_ssl_data:
-    input:
-        "results/sar_ssl/data/summary.json",
-
-
-ruleorder: sar_ssl_simulate_measured > sar_ssl_simulate
+SAR_CFG = config["sar_ssl"]
+SAR_DATA = SAR_CFG["data"]
+SAR_SPEECH = PIPE.manifest("wsj0")
 
 
 rule sar_ssl_simulate:
     input:
-        speech=SAR_SSL_DATA["speech_manifest"],
+        speech=SAR_SPEECH,
     output:
-        f"{SAR_SSL_SIM}/{{sar_ssl_set}}/shard-{{sar_ssl_shard}}.h5",
+        SAR.SIGNALS.format(set="{set}", shard="{shard}"),
+    wildcard_constraints:
+        set=SAR.set_pattern(SAR_CFG, "simulated"),
     params:
-        data=sar_ssl_data_params(),
+        data=json_arg(SAR.data_params(SAR_DATA)),
+        code=code("sar_ssl", "simulate"),
     log:
-        "logs/sar_ssl/sim/{sar_ssl_set}/shard-{sar_ssl_shard}.log",
+        "logs/sar_ssl/sim/{set}/shard-{shard}.log",
     benchmark:
-        "benchmarks/out/sar_ssl/sim/{sar_ssl_set}/shard-{sar_ssl_shard}.tsv"
+        "benchmarks/out/sar_ssl/sim/{set}/shard-{shard}.tsv"
     threads: 1
     shell:
-        "{AUDIOPIPE} sar_ssl simulate --speech-manifest {input.speech} --output {output}"
-        " --set-name {wildcards.sar_ssl_set} --shard {wildcards.sar_ssl_shard}"
+        "{AUDIOPIPE} sar_ssl simulate --speech_manifest {input.speech} --output {output}"
+        " --set_name {wildcards.set} --shard {wildcards.shard} --params {params.data}"
+        " --threads {threads} > {log} 2>&1"
+
+
+rule sar_ssl_simulate_measured:
+    input:
+        rirs=lambda wc: PIPE.manifest(SAR.measured_sets(SAR_DATA)[wc.set]["corpus"]),
+        speech=SAR_SPEECH,
+    output:
+        SAR.SIGNALS.format(set="{set}", shard="{shard}"),
+    wildcard_constraints:
+        set=SAR.set_pattern(SAR_CFG, "measured"),
+    params:
+        data=json_arg(SAR.data_params(SAR_DATA, "measured")),
+        code=code("sar_ssl", "simulate-measured"),
+    log:
+        "logs/sar_ssl/sim/{set}/shard-{shard}.log",
+    benchmark:
+        "benchmarks/out/sar_ssl/sim/{set}/shard-{shard}.tsv"
+    threads: 1
+    shell:
+        "{AUDIOPIPE} sar_ssl simulate-measured --rir_manifest {input.rirs} --speech_manifest {input.speech}"
+        " --output {output} --set_name {wildcards.set} --shard {wildcards.shard}"
         " --params {params.data} --threads {threads} > {log} 2>&1"
+
+
+rule sar_ssl_locata_segments:
+    input:
+        lambda wc: PIPE.manifest("locata"),
+    output:
+        SAR.SIGNALS.format(set="{set}", shard="{shard}"),
+    wildcard_constraints:
+        set=SAR.set_pattern(SAR_CFG, "locata"),
+    params:
+        data=json_arg(SAR.data_params(SAR_DATA, "locata")),
+        code=code("sar_ssl", "locata-segments"),
+    log:
+        "logs/sar_ssl/sim/{set}/shard-{shard}.log",
+    benchmark:
+        "benchmarks/out/sar_ssl/sim/{set}/shard-{shard}.tsv"
+    shell:
+        "{AUDIOPIPE} sar_ssl locata-segments --manifest {input} --output {output}"
+        " --set_name {wildcards.set} --shard {wildcards.shard} --params {params.data} > {log} 2>&1"
 
 
 rule sar_ssl_summarize:
     input:
-        sar_ssl_shards(),
+        [f for name, spec in SAR.data_sets(SAR_DATA).items() for f in SAR.shard_files(SAR.SIGNALS, name, spec["shards"])],
     output:
         "results/sar_ssl/data/summary.json",
+    params:
+        shards=lambda wc, input: paths_arg(input),
+        code=code("sar_ssl", "summarize"),
     log:
         "logs/sar_ssl/data_summary.log",
     benchmark:
         "benchmarks/out/sar_ssl/data_summary.tsv"
     shell:
-        "{AUDIOPIPE} sar_ssl summarize --shards {input} --output {output} > {log} 2>&1"
+        "{AUDIOPIPE} sar_ssl summarize --shards {params.shards} --output {output} > {log} 2>&1"
 
 
-rule sar_ssl_prepare_measured:
-    output:
-        f"{SAR_SSL_CORPORA}/{{sar_ssl_mset}}/{{sar_ssl_corpus}}_recordings.jsonl.gz",
-    wildcard_constraints:
-        sar_ssl_mset="|".join(map(re.escape, SAR_SSL_MEASURED)) or "(?!)",
-    params:
-        root=lambda w: sar_ssl_measured_root(w.sar_ssl_mset),
-        outdir=lambda w: f"{SAR_SSL_CORPORA}/{w.sar_ssl_mset}",
-        arrays=lambda w: " ".join(["--arrays", *SAR_SSL_MEASURED[w.sar_ssl_mset]["arrays"]])
-        if SAR_SSL_MEASURED[w.sar_ssl_mset].get("arrays") else "",
-    log:
-        "logs/sar_ssl/corpora/{sar_ssl_mset}/{sar_ssl_corpus}.log",
-    benchmark:
-        "benchmarks/out/sar_ssl/corpora/{sar_ssl_mset}/{sar_ssl_corpus}.tsv"
-    shell:
-        "{AUDIOPIPE} sar_ssl prepare-measured --corpus {wildcards.sar_ssl_corpus} --root {params.root:q}"
-        " --output-dir {params.outdir} {params.arrays} > {log} 2>&1"
-
-
-rule sar_ssl_simulate_measured:
+rule sar_ssl_features:
     input:
-        rirs=lambda w: sar_ssl_measured_manifest(w.sar_ssl_set),
-        speech=SAR_SSL_DATA["speech_manifest"],
+        SAR.SIGNALS.format(set="{set}", shard="{shard}"),
     output:
-        f"{SAR_SSL_SIM}/{{sar_ssl_set}}/shard-{{sar_ssl_shard}}.h5",
+        SAR.FEATURES.format(set="{set}", shard="{shard}"),
     wildcard_constraints:
-        sar_ssl_set="|".join(map(re.escape, SAR_SSL_MEASURED)) or "(?!)",
+        set="[^/]+",
     params:
-        data=sar_ssl_data_params("measured"),
+        code=code("sar_ssl", "features"),
     log:
-        "logs/sar_ssl/sim/{sar_ssl_set}/shard-{sar_ssl_shard}.log",
+        "logs/sar_ssl/features/{set}/shard-{shard}.log",
     benchmark:
-        "benchmarks/out/sar_ssl/sim/{sar_ssl_set}/shard-{sar_ssl_shard}.tsv"
-    threads: 1
+        "benchmarks/out/sar_ssl/features/{set}/shard-{shard}.tsv"
     shell:
-        "{AUDIOPIPE} sar_ssl simulate-measured --rir-manifest {input.rirs} --speech-manifest {input.speech}"
-        " --output {output} --set-name {wildcards.sar_ssl_set} --shard {wildcards.sar_ssl_shard}"
-        " --params {params.data} --threads {threads} > {log} 2>&1"
+        "{AUDIOPIPE} sar_ssl features --shard {input} --output {output} > {log} 2>&1"
 
 
-if SAR_SSL_LOCATA:
+rule sar_ssl_pretrain:
+    input:
+        train=SAR.shard_files(SAR.FEATURES, SAR_CFG["pretrain"]["sets"]["train"]["set"],
+                              SAR_CFG["pretrain"]["sets"]["train"]["shards"]),
+        val=SAR.shard_files(SAR.FEATURES, SAR_CFG["pretrain"]["sets"]["val"]["set"],
+                            SAR_CFG["pretrain"]["sets"]["val"]["shards"]),
+    output:
+        model="results/sar_ssl/pretrain/model.pt",
+        metrics="results/sar_ssl/pretrain/metrics.json",
+    params:
+        train=lambda wc, input: paths_arg(input.train),
+        val=lambda wc, input: paths_arg(input.val),
+        config=json_arg(SAR_CFG["pretrain"]),
+        code=code("sar_ssl", "pretrain"),
+    resources:
+        gpu=1,
+    log:
+        "logs/sar_ssl/pretrain.log",
+    benchmark:
+        "benchmarks/out/sar_ssl/pretrain.tsv"
+    shell:
+        "{GPU_RUN} {resources.gpu} -- {AUDIOPIPE} sar_ssl pretrain --train {params.train} --val {params.val}"
+        " --output_dir $(dirname {output.model}) --config {params.config} > {log} 2>&1"
 
-    ruleorder: sar_ssl_locata_segments > sar_ssl_simulate
 
-    if SAR_SSL_LOCATA.get("demo"):
-
-        rule sar_ssl_demo_locata:
-            output:
-                f"{SAR_SSL_LOCATA['root']}/DEMO.json",
-            params:
-                root=SAR_SSL_LOCATA["root"],
-                fixtures=SAR_SSL_FIXTURES,
-            log:
-                "logs/demo/locata.log",
-            benchmark:
-                "benchmarks/out/demo/locata.tsv"
-            shell:
-                "{AUDIOPIPE} demo locata --output-dir {params.root} --fixtures {params.fixtures:q} > {log} 2>&1"
-
-    rule sar_ssl_prepare_locata:
-        input:
-            [f"{SAR_SSL_LOCATA['root']}/DEMO.json"] if SAR_SSL_LOCATA.get("demo") else [],
-        output:
-            f"{SAR_SSL_CORPORA}/locata/locata_recordings.jsonl.gz",
-        params:
-            root=SAR_SSL_LOCATA["root"],
-            outdir=f"{SAR_SSL_CORPORA}/locata",
-        log:
-            "logs/sar_ssl/corpora/locata.log",
-        benchmark:
-            "benchmarks/out/sar_ssl/corpora/locata.tsv"
-        shell:
-            "{AUDIOPIPE} sar_ssl prepare-measured --corpus locata --root {params.root:q}"
-            " --output-dir {params.outdir} > {log} 2>&1"
-
-    rule sar_ssl_locata_segments:
-        input:
-            f"{SAR_SSL_CORPORA}/locata/locata_recordings.jsonl.gz",
-        output:
-            f"{SAR_SSL_SIM}/{{sar_ssl_set}}/shard-{{sar_ssl_shard}}.h5",
-        wildcard_constraints:
-            sar_ssl_set="|".join(map(re.escape, sar_ssl_locata_sets())) or "(?!)",
-        params:
-            data=sar_ssl_data_params("locata"),
-        log:
-            "logs/sar_ssl/sim/{sar_ssl_set}/shard-{sar_ssl_shard}.log",
-        benchmark:
-            "benchmarks/out/sar_ssl/sim/{sar_ssl_set}/shard-{sar_ssl_shard}.tsv"
-        shell:
-            "{AUDIOPIPE} sar_ssl locata-segments --manifest {input} --output {output}"
-            " --set-name {wildcards.sar_ssl_set} --shard {wildcards.sar_ssl_shard}"
-            " --params {params.data} > {log} 2>&1"
+rule sar_ssl_downstream:
+    input:
+        unpack(lambda wc: SAR.plan_inputs(PIPE, wc.plan)),
+        pretrained="results/sar_ssl/pretrain/model.pt",
+    output:
+        "results/sar_ssl/{plan}/{setting}/metrics.json",
+    params:
+        levels=lambda wc: json_arg(PIPE.setting("sar_ssl", wc.plan, wc.setting).values),
+        kind=lambda wc: SAR.learn.plan_kind(PIPE.plans["sar_ssl"][wc.plan]),
+        data=lambda wc, input: " ".join(f"--{role} {paths_arg(getattr(input, role))}" for role in ("train", "val", "test")
+                                        if role in input.keys()),
+        # training settings only: editing the set names reruns nothing
+        config=json_arg({k: v for k, v in SAR_CFG["downstream"].items() if k != "sets"}),
+        code=code("sar_ssl", "downstream"),
+    resources:
+        gpu=1,
+    log:
+        "logs/sar_ssl/{plan}/{setting}.log",
+    benchmark:
+        "benchmarks/out/sar_ssl/{plan}/{setting}.tsv"
+    shell:
+        "{GPU_RUN} {resources.gpu} -- {AUDIOPIPE} sar_ssl downstream --setting '{wildcards.setting}'"
+        " --levels {params.levels} --kind {params.kind} {params.data} --pretrained {input.pretrained}"
+        " --output {output} --config {params.config} > {log} 2>&1"

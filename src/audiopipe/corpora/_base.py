@@ -167,21 +167,25 @@ def base_record(
     return rec
 
 
-def manifest_path(output_dir: Path, corpus: str) -> Path:
-    """Path of a corpus manifest: ``<output_dir>/<corpus>_recordings.jsonl.gz``."""
-    return Path(output_dir) / f"{corpus}_recordings.jsonl.gz"
+def manifest_path(output_dir: Path, corpus: str, split: str | None = None) -> Path:
+    """Path of a lhotse-style corpus manifest: ``<output_dir>/<corpus>_recordings_<split>.jsonl.gz``
+    (``<corpus>_recordings.jsonl.gz`` for a corpus without splits)."""
+    return Path(output_dir) / (f"{corpus}_recordings_{split}.jsonl.gz" if split else f"{corpus}_recordings.jsonl.gz")
 
 
-def write_manifest(records: list[dict], output_dir: Path, corpus: str) -> Path:
-    """Write records sorted by ``id`` atomically; raise on duplicate ids; return the path."""
-    if not records:
-        raise CorpusLayoutError(f"{corpus}: no recordings found, manifest would be empty")
+def write_manifest(records: list[dict], output_dir: Path, corpus: str, split: str | None = None,
+                   allow_empty: bool = False) -> Path:
+    """Write records sorted by ``id`` atomically (gzip, mtime 0: same records, same bytes); raise on
+    duplicate ids, or on no records unless ``allow_empty``; return the path."""
+    if not records and not allow_empty:
+        where = f"{corpus} ({split})" if split else corpus
+        raise CorpusLayoutError(f"{where}: no recordings found, manifest would be empty")
     records = sorted(records, key=lambda r: r["id"])
     ids = [r["id"] for r in records]
     dup = sorted({i for i, j in zip(ids, ids[1:], strict=False) if i == j})
     if dup:
         raise CorpusLayoutError(f"{corpus}: duplicate recording id(s) {dup[:5]}")
-    out = manifest_path(output_dir, corpus)
+    out = manifest_path(output_dir, corpus, split)
     write_jsonl(out, records)
     return out
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from audiopipe.io import audio_info, write_jsonl
+from audiopipe.corpora._base import write_manifest
+from audiopipe.io import audio_info
 
 SPLITS = ("train", "dev", "test")
 
@@ -66,7 +67,7 @@ def speech_regions(turns: list[tuple[float, float, str]]) -> list[tuple[float, f
 
 
 def prepare_ami(root: Path, output_dir: Path, splits: list[str] | None = None) -> dict[str, Path]:
-    """Write ``ami_<split>.jsonl``: one record per meeting with ``speech`` regions and ``annotated``.
+    """Write ``ami_recordings_<split>.jsonl.gz``: one record per meeting with ``speech`` regions and ``annotated``.
 
     Parameters
     ----------
@@ -109,51 +110,6 @@ def prepare_ami(root: Path, output_dir: Path, splits: list[str] | None = None) -
                          "speech": speech_regions(turns.get(uri, [])),
                          "annotated": annotated or [(0.0, info["duration"])],
                          "rttm": str(rttm.resolve())})
-        out[split] = Path(output_dir) / f"ami_{split}.jsonl"
-        write_jsonl(out[split], recs)
+        out[split] = write_manifest(recs, output_dir, "ami", split)
     return out
 
-
-DEMO_SOURCE = "speech/pyannote_sample"
-#: demo split of the 30-s conversation cut into 5-s pieces: piece index -> split. The test
-#: pieces (5-10 s and 20-25 s) hold both speech and non-speech; the 6.7-s silence that opens
-#: the recording is mostly in training piece 0.
-DEMO_SPLITS = {0: "train", 1: "test", 2: "train", 3: "train", 4: "test", 5: "train"}
-
-
-def build_demo(fixtures: Path, root: Path, piece_s: float = 5.0) -> Path:
-    """Build a demo AMI-layout corpus from the real pyannote sample conversation and its RTTM.
-
-    The 30-s recording is cut into ``piece_s`` pieces ``sample_p<k>`` (splits: :data:`DEMO_SPLITS`);
-    each piece's RTTM keeps the turns that overlap it, clipped and shifted to the piece. Returns
-    ``demo_manifest.jsonl`` (source file and offsets of every piece).
-    """
-    from audiopipe.io import read_audio, write_audio
-
-    src = Path(fixtures) / DEMO_SOURCE
-    x, sr = read_audio(src / "sample.wav")
-    turns = read_rttm(src / "sample.rttm")["sample"]
-    seg = int(round(piece_s * sr))
-    root = Path(root)
-    recs, lists = [], {}
-    for k in range(x.shape[1] // seg):
-        split = DEMO_SPLITS.get(k, "test")
-        uri = f"sample_p{k}"
-        t0, t1 = k * piece_s, (k + 1) * piece_s
-        wav = root / "amicorpus" / uri / "audio" / f"{uri}.Mix-Headset.wav"
-        write_audio(wav, x[:, k * seg:(k + 1) * seg], sr, subtype="PCM_16")
-        lines = [f"SPEAKER {uri} 1 {max(s, t0) - t0:.3f} {min(e, t1) - max(s, t0):.3f} <NA> <NA> {spk} <NA> <NA>\n"
-                 for s, e, spk in turns if e > t0 and s < t1]
-        rttm = root / "rttms" / split / f"{uri}.rttm"
-        rttm.parent.mkdir(parents=True, exist_ok=True)
-        rttm.write_text("".join(lines))
-        lists.setdefault(split, []).append(uri)
-        recs.append({"id": uri, "path": str(wav.relative_to(root)), **audio_info(wav), "split": split,
-                     "source": f"{DEMO_SOURCE}/sample.wav", "source_start": t0, "source_end": t1,
-                     "source_rttm": f"{DEMO_SOURCE}/sample.rttm"})
-    (root / "lists").mkdir(parents=True, exist_ok=True)
-    for split, uris in lists.items():
-        (root / "lists" / f"{split}.meetings.txt").write_text("".join(u + "\n" for u in uris))
-    out = root / "demo_manifest.jsonl"
-    write_jsonl(out, recs)
-    return out

@@ -19,13 +19,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from audiopipe.io import AudioFileError, audio_info, write_jsonl
+from audiopipe.corpora._base import write_manifest
+from audiopipe.io import AudioFileError, audio_info
 
 SAMPLING_RATE = 44100
 NUM_CHANNELS = 2
 #: signal roles and the file-name part of each; CH<n> is appended
 ROLES = ("mix", "target", "interferer", "target_anechoic")
-DEFAULT_REQUIRED = ("mix", "target", "target_anechoic")
+DEFAULT_REQUIRED = ("mix", "target", "interferer", "target_anechoic")
 
 
 class ClarityLayoutError(ValueError):
@@ -61,12 +62,42 @@ def load_scenes(root: Path, split: str) -> list[dict]:
 
 def prepare_clarity(
     root: str | Path,
+    output_dir: str | Path,
+    splits: tuple[str, ...] = ("train", "dev"),
+    channels: tuple[int, ...] = (1,),
+    required: tuple[str, ...] = DEFAULT_REQUIRED,
+) -> list[Path]:
+    """Write one manifest per Clarity split: ``<output_dir>/clarity_recordings_<split>.jsonl.gz``.
+
+    See :func:`prepare_clarity_split` for the records.
+
+    Parameters
+    ----------
+    root : path-like
+        Folder holding ``clarity_data/``.
+    output_dir : path-like
+        Where the manifests go.
+    splits : tuple of str
+        Splits to index (``scenes.<split>.json`` must exist for each): CEC2 ``train``, ``dev``.
+    channels, required
+        As :func:`prepare_clarity_split`.
+
+    Returns
+    -------
+    list of Path
+        The manifests, in ``splits`` order.
+    """
+    return [prepare_clarity_split(root, split, output_dir, tuple(channels), tuple(required)) for split in splits]
+
+
+def prepare_clarity_split(
+    root: str | Path,
     split: str,
     output_dir: str | Path,
     channels: tuple[int, ...] = (1,),
     required: tuple[str, ...] = DEFAULT_REQUIRED,
 ) -> Path:
-    """Write the manifest of one Clarity split: ``<output_dir>/clarity_<split>.jsonl.gz``.
+    """Write the manifest of one Clarity split: ``<output_dir>/clarity_recordings_<split>.jsonl.gz``.
 
     Each record (one per scene) holds ``id`` (scene), ``path`` (the CH1 mixture, or the first
     required role), ``sampling_rate`` (44100), ``num_samples``, ``num_channels`` (2),
@@ -151,9 +182,7 @@ def prepare_clarity(
             "num_samples_by_role": lengths,
             "provenance": s.get("source", "CEC2"),
         })
-    out = Path(output_dir) / f"clarity_{split}.jsonl.gz"
-    write_jsonl(out, records)
-    return out
+    return write_manifest(records, output_dir, "clarity", split)
 
 
-__all__ = ["ClarityLayoutError", "AudioFileError", "prepare_clarity", "load_scenes", "scene_file"]
+__all__ = ["ClarityLayoutError", "AudioFileError", "prepare_clarity", "prepare_clarity_split", "load_scenes", "scene_file"]

@@ -20,7 +20,8 @@ import h5py
 import numpy as np
 from scipy.signal import resample_poly
 
-from audiopipe.io import atomic_path, audio_info, read_audio, read_jsonl, write_audio, write_jsonl
+from audiopipe.corpora._base import write_manifest
+from audiopipe.io import atomic_path, audio_info, read_audio, read_jsonl
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +57,9 @@ def track_id(name: str) -> str:
     return slug
 
 
-def prepare_musdb(root: Path, output_dir: Path, valid_tracks: list[str] | None = None) -> dict[str, Path]:
-    """Write one JSONL manifest per split (``musdb_{train,valid,test}.jsonl``) for MUSDB18-HQ.
+def prepare_musdb(root: Path, output_dir: Path, valid_tracks: list[str] | None = None,
+                  valid_list: str | None = None) -> dict[str, Path]:
+    """Write one manifest per split (``musdb18hq_recordings_{train,valid,test}.jsonl.gz``) for MUSDB18-HQ.
 
     Idempotent: the same tree gives the same bytes. Records carry the lhotse fields of the
     mixture (``id, path, sampling_rate, num_samples, num_channels, duration``) plus ``track``
@@ -72,6 +74,9 @@ def prepare_musdb(root: Path, output_dir: Path, valid_tracks: list[str] | None =
     valid_tracks : list of str, optional
         Track folder names of ``train/`` that form the validation split (default: the official
         list :data:`VALID_TRACKS`). Names not present are ignored.
+    valid_list : str, optional
+        A text file of validation track names, one per line (relative paths are relative to
+        ``root``); overrides ``valid_tracks``.
 
     Returns
     -------
@@ -86,6 +91,11 @@ def prepare_musdb(root: Path, output_dir: Path, valid_tracks: list[str] | None =
         If a stem's rate, channels or length differ from its mixture's, or two tracks share an id.
     """
     root, output_dir = Path(root), Path(output_dir)
+    if valid_list is not None:
+        path = root / valid_list
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: validation track list (valid_list) is missing")
+        valid_tracks = [ln.strip() for ln in path.read_text().splitlines() if ln.strip()]
     valid = set(VALID_TRACKS if valid_tracks is None else valid_tracks)
     recs: dict[str, list[dict]] = {s: [] for s in SPLITS}
     seen: dict[str, str] = {}
@@ -116,8 +126,7 @@ def prepare_musdb(root: Path, output_dir: Path, valid_tracks: list[str] | None =
                                 "split": split, "subset": subset, "sources": stems})
     out = {}
     for split, rs in recs.items():
-        out[split] = output_dir / f"musdb_{split}.jsonl"
-        write_jsonl(out[split], rs)
+        out[split] = write_manifest(rs, output_dir, "musdb18hq", split, allow_empty=True)
         log.info("%s: %d tracks", out[split], len(rs))
     return out
 
@@ -189,70 +198,3 @@ def read_shard_track(shard: Path, tid: str) -> tuple[np.ndarray, np.ndarray, int
             raise KeyError(f"{shard}: no track {tid!r}")
         return h5[tid]["mixture"][()], h5[tid]["sources"][()], int(h5.attrs["sampling_rate"])
 
-
-def build_demo_musdb(source: Path, output_root: Path, segment_seconds: float = 1.1,
-                     splits: dict | None = None) -> Path:
-    """Cut one real MUSDB18-HQ-layout track into short tracks in the MUSDB18-HQ layout.
-
-    Consecutive non-overlapping segments of ``segment_seconds`` are taken from the start of the
-    source track (deterministic, no randomness) and written, stems and mixture alike, as
-    PCM_16 WAV under ``output_root/{train,test}/<name> - part<i>/``. A provenance manifest
-    ``output_root/demo_manifest.jsonl`` records, per track, the source files and sample range.
-    The mixture is the source's real ``mixture.wav`` segment (not a re-sum of the stems).
-
-    Parameters
-    ----------
-    source : Path
-        A track folder with ``mixture.wav`` and the four stems.
-    output_root : Path
-        Root of the demo corpus.
-    segment_seconds : float
-        Duration of each demo track (s).
-    splits : dict
-        Number of segments per split, ``{"train": 3, "valid": 1, "test": 2}`` (default);
-        segments are assigned in the order train, valid, test whatever the dict's order. "valid" tracks go to ``train/`` and are listed in the returned
-        manifest's ``valid_tracks`` field, to pass to :func:`prepare_musdb`.
-
-    Returns
-    -------
-    Path
-        The provenance manifest.
-
-    Raises
-    ------
-    ValueError
-        If the source is too short for the requested segments, or a split name is unknown.
-    """
-    source, output_root = Path(source), Path(output_root)
-    splits = dict(splits or {"train": 3, "valid": 1, "test": 2})
-    mix, fs = read_audio(source / "mixture.wav")
-    stems = {s: read_audio(source / f"{s}.wav", sampling_rate=fs, num_channels=mix.shape[0])[0]
-             for s in SOURCES}
-    seg = int(round(segment_seconds * fs))
-    total = sum(splits.values())
-    if total * seg > mix.shape[-1]:
-        raise ValueError(f"{source}: {mix.shape[-1] / fs:.2f} s is too short for {total} segments "
-                         f"of {segment_seconds} s")
-    unknown = set(splits) - set(SPLITS)
-    if unknown:
-        raise ValueError(f"unknown split(s) {sorted(unknown)}: expected some of {SPLITS}")
-    recs, i = [], 0
-    for split in SPLITS:  # fixed order, whatever the order of the dict (JSON may sort its keys)
-        for _ in range(int(splits.get(split, 0))):
-            a, b = i * seg, (i + 1) * seg
-            name = f"{source.name} - part{i}"
-            tdir = output_root / ("test" if split == "test" else "train") / name
-            write_audio(tdir / "mixture.wav", mix[:, a:b], fs, subtype="PCM_16")
-            for s in SOURCES:
-                write_audio(tdir / f"{s}.wav", stems[s][:, a:b], fs, subtype="PCM_16")
-            recs.append({"id": track_id(name), "path": str(tdir / "mixture.wav"), "sampling_rate": fs,
-                         "num_samples": b - a, "num_channels": int(mix.shape[0]),
-                         "duration": (b - a) / fs, "track": name, "split": split,
-                         "origin": "real", "source_track": str(source),
-                         "source_start": a, "source_stop": b,
-                         "note": "segment of a real MUSDB18 sample track (AAC-decoded stand-in for "
-                                 "MUSDB18-HQ, see fixtures README); stems and mixture cut alike"})
-            i += 1
-    man = output_root / "demo_manifest.jsonl"
-    write_jsonl(man, recs)
-    return man

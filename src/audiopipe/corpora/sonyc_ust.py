@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from audiopipe.io import audio_info, write_jsonl
+from audiopipe.corpora._base import write_manifest
+from audiopipe.io import audio_info
 
 COARSE = ["1_engine", "2_machinery-impact", "3_non-machinery-impact", "4_powered-saw", "5_alert-signal",
           "6_music", "7_human-voice", "8_dog"]
@@ -52,7 +53,7 @@ def aggregate_labels(df: pd.DataFrame, source: str = "annotations.csv") -> pd.Da
 
 
 def prepare_sonyc_ust(root: Path, output_dir: Path) -> Path:
-    """Write ``sonyc_ust.jsonl``: one record per clip with ``split`` and ``labels`` (8 coarse 0/1).
+    """Write ``sonyc_ust_recordings.jsonl.gz``: one record per clip with ``split`` and ``labels`` (8 coarse 0/1).
 
     Parameters
     ----------
@@ -75,6 +76,4 @@ def prepare_sonyc_ust(root: Path, output_dir: Path) -> Path:
         recs.append({"id": Path(row["audio_filename"]).stem, "path": str(path.resolve()), **audio_info(path),
                      "split": row["split"], "labels": [row[c] for c in COARSE], "label_names": COARSE,
                      "label_source": row["label_source"]})
-    out = Path(output_dir) / "sonyc_ust.jsonl"
-    write_jsonl(out, recs)
-    return out
+    return write_manifest(recs, output_dir, "sonyc_ust")

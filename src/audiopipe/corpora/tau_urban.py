@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from audiopipe.io import audio_info, write_jsonl
+from audiopipe.corpora._base import write_manifest
+from audiopipe.io import audio_info
 
 SPLITS = ("train", "evaluate")
 
@@ -35,7 +36,7 @@ def parse_filename(name: str) -> dict:
 
 
 def prepare_tau_urban(root: Path, output_dir: Path, fold: int = 1) -> dict[str, Path]:
-    """Write ``tau_urban_<split>.jsonl`` for the train and evaluate lists of ``fold``.
+    """Write ``tau_urban_recordings_<split>.jsonl.gz`` for the train and evaluate lists of ``fold``.
 
     Parameters
     ----------
@@ -76,49 +77,6 @@ def prepare_tau_urban(root: Path, output_dir: Path, fold: int = 1) -> dict[str, 
             path = root / row.filename
             recs.append({"id": Path(row.filename).stem, "path": str(path.resolve()), **audio_info(path),
                          **fields, "split": split, "fold": fold})
-        out[split] = output_dir / f"tau_urban_{split}.jsonl"
-        write_jsonl(out[split], sorted(recs, key=lambda r: r["id"]))
+        out[split] = write_manifest(recs, output_dir, "tau_urban", split)
     return out
 
-
-#: fixture clip used by the demo corpus (relative to the fixtures root)
-DEMO_SOURCE = "urban/tau2020_mobile/street_pedestrian-paris-152-4607-a.wav"
-
-
-def build_demo(fixtures: Path, root: Path, segment_s: float = 1.0, n_train: int = 7) -> Path:
-    """Build a demo TAU 2020 layout from the real fixture clip, cut into ``segment_s`` pieces.
-
-    Segment ``k`` is written as ``audio/street_pedestrian-paris-152-4607s<k>-a.wav`` (the
-    ``s<k>`` suffix marks a cut of the real segment 4607); the first ``n_train`` go to
-    ``fold1_train.csv``, the rest to ``fold1_evaluate.csv``. ``demo_manifest.jsonl`` records each
-    file's source and offsets. Deterministic: same fixture, same bytes.
-
-    Returns
-    -------
-    Path
-        The demo manifest.
-    """
-    from audiopipe.io import read_audio, write_audio
-
-    src = Path(fixtures) / DEMO_SOURCE
-    x, sr = read_audio(src)
-    seg = int(round(segment_s * sr))
-    n = x.shape[1] // seg
-    if n <= n_train:
-        raise ValueError(f"{src}: {n} segments of {segment_s} s, need more than n_train={n_train}")
-    root = Path(root)
-    recs, lists = [], {"train": [], "evaluate": []}
-    for k in range(n):
-        name = f"audio/street_pedestrian-paris-152-4607s{k}-a.wav"
-        write_audio(root / name, x[:, k * seg:(k + 1) * seg], sr, subtype="PCM_24")
-        split = "train" if k < n_train else "evaluate"
-        lists[split].append(f"{name}\tstreet_pedestrian")
-        recs.append({"id": Path(name).stem, "path": name, **audio_info(root / name), "split": split,
-                     "source": DEMO_SOURCE, "source_start": k * seg / sr, "source_end": (k + 1) * seg / sr})
-    for split, rows in lists.items():
-        p = root / "evaluation_setup" / f"fold1_{split}.csv"
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text("filename\tscene_label\n" + "".join(r + "\n" for r in rows))
-    out = root / "demo_manifest.jsonl"
-    write_jsonl(out, recs)
-    return out

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from audiopipe.io import audio_info, write_jsonl
+from audiopipe.corpora._base import write_manifest
+from audiopipe.io import audio_info
 
 COLUMNS = ["slice_file_name", "fsID", "start", "end", "salience", "fold", "classID", "class"]
 CLASSES = ["air_conditioner", "car_horn", "children_playing", "dog_bark", "drilling", "engine_idling",
@@ -52,7 +53,7 @@ def cross_validation_folds(df: pd.DataFrame) -> list[tuple[list[int], int]]:
 
 
 def prepare_urbansound8k(root: Path, output_dir: Path) -> Path:
-    """Write ``urbansound8k.jsonl`` (one record per slice, with fold and class).
+    """Write ``urbansound8k_recordings.jsonl.gz`` (one record per slice, with fold and class).
 
     Parameters
     ----------
@@ -76,26 +77,6 @@ def prepare_urbansound8k(root: Path, output_dir: Path) -> Path:
                      "fold": int(row["fold"]), "class_id": int(row["classID"]), "label": row["class"],
                      "fs_id": int(row["fsID"]), "start": float(row["start"]), "end": float(row["end"]),
                      "salience": int(row["salience"])})
-    out = Path(output_dir) / "urbansound8k.jsonl"
-    write_jsonl(out, sorted(recs, key=lambda r: r["id"]))
+    out = write_manifest(recs, output_dir, "urbansound8k")
     return out
 
-
-DEMO_SOURCE = "urban/UrbanSound8K"
-
-
-def build_demo(fixtures: Path, root: Path) -> Path:
-    """Build a demo UrbanSound8K layout holding the real fixture slice ``fold5/100032-3-0-0.wav``
-    and its real metadata row (copied byte for byte). Returns ``demo_manifest.jsonl``."""
-    import shutil
-
-    src, root = Path(fixtures) / DEMO_SOURCE, Path(root)
-    rel = "audio/fold5/100032-3-0-0.wav"
-    (root / "audio" / "fold5").mkdir(parents=True, exist_ok=True)
-    (root / "metadata").mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(src / rel, root / rel)
-    shutil.copyfile(src / "metadata" / "UrbanSound8K.csv", root / "metadata" / "UrbanSound8K.csv")
-    out = root / "demo_manifest.jsonl"
-    write_jsonl(out, [{"id": "100032-3-0-0", "path": rel, **audio_info(root / rel),
-                       "source": f"{DEMO_SOURCE}/{rel}", "source_start": 0.0, "source_end": None}])
-    return out

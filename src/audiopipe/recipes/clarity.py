@@ -1,14 +1,16 @@
 """ICASSP 2023 Clarity Challenge recipe: Conv-TasNet enhancement, NAL-R + compressor, HASPI/HASQI.
 
-Stages (each one a rule of ``workflow/rules/clarity.smk``)::
+Stages (each one a rule of ``workflow/rules/clarity.smk``; the corpus manifests come from the
+generic corpus rule, the plan tables from the generic table rule)::
 
-    prepare   scenes of a split -> manifest (audiopipe.corpora.clarity)
-    cache     training crops at 16 kHz -> HDF5 shards
+    cache     training crops at the training rate (16 kHz) -> HDF5 shards
     train     Conv-TasNet, uPIT over negative SI-SDR (Lightning) -> model.pt
     enhance   CH1 pair of each dev scene -> enhanced stereo at 44.1 kHz
     evaluate  per listener: NAL-R + compressor + soft clip, better-ear HASPI v2 and HASQI v2
-    summarize per-system scores.csv and metrics.json
-    report    results/clarity/metrics.json and a Markdown table of both systems
+    summarize per-system scores.csv (one row per scene-listener pair) and metrics.json
+
+The passthrough system (front-microphone CH1 mixture, hearing-aid amplification only) is the
+baseline every table shows beside the Conv-TasNet settings.
 
 The evaluation follows the official ICASSP 2023 baseline (pyclarity
 ``recipes/icassp_2023/baseline/evaluate.py``): the reference is the anechoic target scaled to the
@@ -22,21 +24,15 @@ which is only right for int16 files.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import logging
 import time
 from pathlib import Path
 
-import h5py
 import numpy as np
-import pandas as pd
-import scipy.signal
-import torch
-from tqdm import tqdm
 
-from audiopipe.corpora.clarity import prepare_clarity
 from audiopipe.io import atomic_path, read_audio, read_jsonl, stable_seed, write_audio, write_json
+from audiopipe.pipeline.registry import Recipe, TableSpec
 
 log = logging.getLogger(__name__)
 
@@ -45,27 +41,13 @@ METRICS = ("haspi", "hasqi", "combined")
 
 
 def _resample(x: np.ndarray, fs_in: int, fs_out: int) -> np.ndarray:
+    """Polyphase resampling (scipy ``resample_poly``) along the last axis."""
+    import scipy.signal
+
     if fs_in == fs_out:
         return x
     g = np.gcd(fs_in, fs_out)
     return scipy.signal.resample_poly(x, fs_out // g, fs_in // g, axis=-1)
-
-
-def prepare(root: Path, split: str, output: Path) -> None:
-    """Index one split of a Clarity CEC2 tree into a manifest.
-
-    Parameters
-    ----------
-    root : Path
-        Folder holding ``clarity_data/`` (a CEC2 download, or the demo corpus).
-    split : str
-        ``train`` or ``dev``.
-    output : Path
-        Manifest path; must be ``<dir>/clarity_<split>.jsonl.gz``.
-    """
-    written = prepare_clarity(root, split, Path(output).parent)
-    if Path(written) != Path(output):
-        raise ValueError(f"output must be named {Path(written).name}, got {output}")
 
 
 def _chunk(records: list[dict], index: int, n_chunks: int) -> list[dict]:
@@ -74,7 +56,7 @@ def _chunk(records: list[dict], index: int, n_chunks: int) -> list[dict]:
     return records[index::n_chunks]
 
 
-def cache(manifest: Path, output: Path, shard: int, n_shards: int, sample_rate: int = 16000,
+def cache(manifest: Path, output: Path, shard: int, n_shards: int, sampling_rate: int = 16000,
           crop_s: float = 3.0, crops_per_scene: int = 6, target: str = "reverberant",
           val_fraction: float = 0.15, seed: int = 0) -> None:
     """Cut random training crops from a shard of scenes, resampled, into one HDF5 file.
@@ -89,9 +71,11 @@ def cache(manifest: Path, output: Path, shard: int, n_shards: int, sample_rate: 
         Train-split manifest from ``prepare``.
     output : Path
         Shard file (``.h5``).
-    shard, n_shards : int
-        This shard takes scenes ``shard::n_shards``.
-    sample_rate : int
+    shard : int
+        Index of this shard: it takes scenes ``shard::n_shards``.
+    n_shards : int
+        Number of shards of the split.
+    sampling_rate : int
         Training rate (Hz); 16 kHz by default, the rate the scenes are resampled to.
     crop_s : float
         Crop length (s); shorter scenes are zero-padded.
@@ -111,6 +95,9 @@ def cache(manifest: Path, output: Path, shard: int, n_shards: int, sample_rate: 
     KeyError
         If a scene lacks the CH1 role a source needs.
     """
+    import h5py
+    from tqdm import tqdm
+
     if target not in ("reverberant", "anechoic"):
         raise ValueError(f"target must be 'reverberant' or 'anechoic', got {target!r}")
     all_records = read_jsonl(manifest)
@@ -121,7 +108,7 @@ def cache(manifest: Path, output: Path, shard: int, n_shards: int, sample_rate: 
     val_ids = set(ranked[: max(1, int(round(val_fraction * len(ranked))))])
     records = _chunk(all_records, shard, n_shards)
     rng = np.random.default_rng(stable_seed("clarity-cache", seed, shard, n_shards))
-    n = int(round(crop_s * sample_rate))
+    n = int(round(crop_s * sampling_rate))
     mixes, srcs, names, is_val = [], [], [], []
     for r in tqdm(records, desc=f"cache shard {shard}", unit="scene"):
         sig = r["signals"]
@@ -143,7 +130,7 @@ def cache(manifest: Path, output: Path, shard: int, n_shards: int, sample_rate: 
             inter = inter[:, :m]
         else:
             inter = mix - tgt
-        stack = _resample(np.stack([mix, tgt, inter]), fs, sample_rate).astype(np.float32)
+        stack = _resample(np.stack([mix, tgt, inter]), fs, sampling_rate).astype(np.float32)
         if stack.shape[-1] < n:
             stack = np.pad(stack, ((0, 0), (0, 0), (0, n - stack.shape[-1])))
         val = r["id"] in val_ids
@@ -160,30 +147,42 @@ def cache(manifest: Path, output: Path, shard: int, n_shards: int, sample_rate: 
             f.create_dataset("sources", data=np.stack(srcs))
             f.create_dataset("scene", data=np.array(names, dtype=h5py.string_dtype()))
             f.create_dataset("is_val", data=np.array(is_val))
-            f.attrs.update(sampling_rate=sample_rate, seed=seed, shard=shard, n_shards=n_shards, target=target)
+            f.attrs.update(sampling_rate=sampling_rate, seed=seed, shard=shard, n_shards=n_shards, target=target)
 
 
-def train(shards: list[Path], output: Path, model: dict, train: dict, setting: dict | None = None) -> None:
-    """Train Conv-TasNet on cached crops; write ``model.pt`` (weights, config, target slot).
+def train(shards: list[Path], output: Path, model: dict, train: dict) -> None:
+    """Train Conv-TasNet on cached crops; write ``model.pt`` (weights, config, target slot, rate).
 
     Checkpoints go to ``<output dir>/checkpoints`` every epoch; a rerun resumes from ``last.ckpt``.
+    The rule passes ``model`` and ``train`` with the plan setting's factors already applied.
 
     Parameters
     ----------
     shards : list of Path
-        HDF5 crop shards from ``cache``.
+        HDF5 crop shards from ``cache`` (all at one sampling rate, recorded in the model).
     output : Path
         Final model file (``model.pt``), written atomically after training.
     model : dict
         Conv-TasNet sizes: ``N, L, B, H, P, X, R, norm, causal``.
     train : dict
         ``lr, batch_size, max_epochs, seed, num_workers``.
-    setting : dict, optional
-        Plan factor levels overriding keys of ``model`` or ``train`` (e.g. ``{"lr": 0.0005}``).
+
+    Raises
+    ------
+    ValueError
+        If the shards were cached at different sampling rates.
     """
+    import h5py
+    import torch
+
     from audiopipe.training.clarity import train_separator
 
-    model, train = apply_setting(model, train, setting or {})
+    rates = set()
+    for s in shards:
+        with h5py.File(s, "r") as f:
+            rates.add(int(f.attrs["sampling_rate"]))
+    if len(rates) != 1:
+        raise ValueError(f"shards {list(map(str, shards))} hold crops at several sampling rates {sorted(rates)}")
     torch.set_num_threads(max(1, torch.get_num_threads()))
     work = Path(output).parent
     t0 = time.time()
@@ -194,32 +193,15 @@ def train(shards: list[Path], output: Path, model: dict, train: dict, setting: d
     slot = int(np.argmax(counts)) if sum(counts) else 0
     with atomic_path(output) as tmp:
         torch.save({"state_dict": module.net.state_dict(), "model": model, "train": train,
-                    "target_slot": slot, "slot_counts": counts, "sample_rate": 16000,
-                    "train_seconds": time.time() - t0}, tmp)
+                    "target_slot": slot, "slot_counts": counts, "sampling_rate": rates.pop()}, tmp)
+    write_json(work / "train_timing.json", {"seconds": round(time.time() - t0, 3)})
     log.info("trained in %.1f s; target is output slot %d (validation counts %s)", time.time() - t0, slot, counts)
-
-
-def apply_setting(model: dict, train: dict, setting: dict) -> tuple[dict, dict]:
-    """Override ``model``/``train`` keys with a plan setting's levels.
-
-    Raises
-    ------
-    KeyError
-        If a factor names no key of ``model`` or ``train``.
-    """
-    model, train = dict(model), dict(train)
-    for k, v in setting.items():
-        if k in model:
-            model[k] = v
-        elif k in train:
-            train[k] = v
-        else:
-            raise KeyError(f"plan factor {k!r} is neither a clarity.model nor a clarity.train key")
-    return model, train
 
 
 def load_separator(path: Path):
     """Load ``model.pt`` into a ConvTasNet in eval mode; returns ``(net, checkpoint dict)``."""
+    import torch
+
     from audiopipe.models.conv_tasnet import ConvTasNet
 
     ck = torch.load(path, map_location="cpu", weights_only=False)
@@ -237,10 +219,12 @@ def enhance_scene(net, ck: dict, mix: np.ndarray, fs: int) -> np.ndarray:
     which the estimate best explains the mixture), keeping the level that NAL-R and the
     compressor see realistic.
     """
-    x = _resample(mix, fs, ck["sample_rate"]).astype(np.float32)
+    import torch
+
+    x = _resample(mix, fs, ck["sampling_rate"]).astype(np.float32)
     with torch.inference_mode():
         y = net(torch.from_numpy(x)[None])[0, ck["target_slot"]].numpy()
-    y = _resample(y, ck["sample_rate"], fs)[:, : mix.shape[1]]
+    y = _resample(y, ck["sampling_rate"], fs)[:, : mix.shape[1]]
     if y.shape[1] < mix.shape[1]:
         y = np.pad(y, ((0, 0), (0, mix.shape[1] - y.shape[1])))
     gain = (y * mix).sum(1, keepdims=True) / ((y * y).sum(1, keepdims=True) + 1e-12)
@@ -261,9 +245,13 @@ def enhance(manifest: Path, model: Path, output_dir: Path, chunk: int = 0, n_chu
         ``model.pt`` from ``train``.
     output_dir : Path
         Folder for this chunk's enhanced signals.
-    chunk, n_chunks : int
-        This job enhances scenes ``chunk::n_chunks``.
+    chunk : int
+        Index of this job's chunk: it enhances scenes ``chunk::n_chunks``.
+    n_chunks : int
+        Number of chunks of the split.
     """
+    from tqdm import tqdm
+
     net, ck = load_separator(model)
     records = _chunk(read_jsonl(manifest), chunk, n_chunks)
     out = {}
@@ -288,12 +276,19 @@ def nalr_filter(audiogram, nalr: dict) -> np.ndarray:
     audiogram : clarity.utils.audiogram.Audiogram
         Hearing thresholds (dB HL) at their frequencies (Hz).
     nalr : dict
-        ``nfir`` (filter order) and ``sample_rate`` (Hz).
+        ``nfir`` (filter order) and ``sampling_rate`` (Hz; pyclarity's ``sample_rate``).
     """
     from clarity.enhancer.nalr import NALR
 
-    fir, _ = NALR(**nalr).build(audiogram)
+    fir, _ = NALR(**_pyclarity_nalr(nalr)).build(audiogram)
     return fir
+
+
+def _pyclarity_nalr(nalr: dict) -> dict:
+    """audiopipe's NAL-R parameters as pyclarity's ``NALR`` keyword arguments."""
+    out = {k: v for k, v in nalr.items() if k != "sampling_rate"}
+    out["sample_rate"] = nalr.get("sampling_rate", FS)
+    return out
 
 
 def amplify(signal: np.ndarray, listener, nalr: dict, compressor: dict, soft_clip: bool = True) -> np.ndarray:
@@ -302,10 +297,15 @@ def amplify(signal: np.ndarray, listener, nalr: dict, compressor: dict, soft_cli
     Parameters
     ----------
     signal : np.ndarray
-        ``(2, samples)`` left/right at ``nalr["sample_rate"]``.
+        ``(2, samples)`` left/right at ``nalr["sampling_rate"]``.
     listener : clarity.utils.audiogram.Listener
-    nalr, compressor : dict
-        Keyword arguments of pyclarity's ``NALR`` and ``Compressor``.
+        The listener's audiograms (left, right).
+    nalr : dict
+        NAL-R parameters: ``nfir``, ``sampling_rate`` (Hz).
+    compressor : dict
+        Keyword arguments of pyclarity's ``Compressor``.
+    soft_clip : bool
+        ``tanh`` after the compressor.
 
     Returns
     -------
@@ -315,7 +315,7 @@ def amplify(signal: np.ndarray, listener, nalr: dict, compressor: dict, soft_cli
     from clarity.enhancer.compressor import Compressor
     from clarity.enhancer.nalr import NALR
 
-    enhancer, comp = NALR(**nalr), Compressor(**compressor)
+    enhancer, comp = NALR(**_pyclarity_nalr(nalr)), Compressor(**compressor)
     out = []
     for x, audiogram in zip(signal, (listener.audiogram_left, listener.audiogram_right)):
         y = enhancer.apply(nalr_filter(audiogram, nalr), x)
@@ -332,7 +332,7 @@ def evaluate(manifest: Path, system: str, output: Path, listeners: Path, enhance
 
     Writes a CSV with columns ``scene, listener, system, haspi, hasqi, combined, seconds``
     (``combined`` = mean of HASPI and HASQI, as the challenge ranks; ``seconds`` = time of the
-    two metric calls).
+    two metric calls, moved to ``timing.json`` by ``summarize``).
 
     Parameters
     ----------
@@ -347,10 +347,14 @@ def evaluate(manifest: Path, system: str, output: Path, listeners: Path, enhance
         ``listeners.json`` with the audiograms.
     enhanced_dir : Path, optional
         Enhanced signals from ``enhance`` (omit for the passthrough baseline).
-    chunk, n_chunks : int
-        This job scores scenes ``chunk::n_chunks``.
-    nalr, compressor : dict
-        Parameters of pyclarity's ``NALR`` and ``Compressor``.
+    chunk : int
+        Index of this job's chunk: it scores scenes ``chunk::n_chunks``.
+    n_chunks : int
+        Number of chunks of the split.
+    nalr : dict
+        NAL-R parameters: ``nfir``, ``sampling_rate`` (Hz).
+    compressor : dict
+        Parameters of pyclarity's ``Compressor``.
     soft_clip : bool
         ``tanh`` after the compressor.
     set_random_seed : bool
@@ -361,11 +365,13 @@ def evaluate(manifest: Path, system: str, output: Path, listeners: Path, enhance
     AudioFileError
         If an enhanced or reference file is missing or has the wrong format.
     """
+    import pandas as pd
     from clarity.evaluator.haspi import haspi_v2_be
     from clarity.evaluator.hasqi import hasqi_v2_better_ear
     from clarity.utils.audiogram import Listener
+    from tqdm import tqdm
 
-    nalr = nalr or {"nfir": 220, "sample_rate": FS}
+    nalr = nalr or {"nfir": 220, "sampling_rate": FS}
     compressor = compressor or {"threshold": 0.35, "attenuation": 0.1, "attack": 50, "release": 1000,
                                 "rms_buffer_size": 0.064}
     listener_dict = Listener.load_listener_dict(listeners)
@@ -400,67 +406,39 @@ def evaluate(manifest: Path, system: str, output: Path, listeners: Path, enhance
         pd.DataFrame(rows, columns=["scene", "listener", "system", *METRICS, "seconds"]).to_csv(tmp, index=False)
 
 
-def summarize(chunks: list[Path], scores: Path, metrics: Path) -> None:
-    """Merge chunk CSVs of one system into ``scores.csv`` and ``metrics.json``.
-
-    ``metrics.json`` holds, per metric, the mean, the standard deviation over scene-listener
-    pairs, and ``n`` pairs, plus the mean evaluation time per pair (s).
-    """
-    df = pd.concat([pd.read_csv(c) for c in chunks], ignore_index=True).sort_values(["scene", "listener"])
-    with atomic_path(scores) as tmp:
-        df.to_csv(tmp, index=False)
-    summary = {m: float(df[m].mean()) for m in METRICS}
-    summary.update({f"{m}_std": float(df[m].std(ddof=0)) for m in METRICS})
-    summary.update(n=int(len(df)), seconds_per_pair=float(df["seconds"].mean()))
-    write_json(metrics, summary)
-
-
-def report(baseline: Path, systems: list[Path], output: Path, table: Path) -> None:
-    """Collect per-system ``metrics.json`` into ``results/clarity/metrics.json`` and a table.
+def summarize(chunks: list[Path], scores: Path, metrics: Path, timing: Path) -> None:
+    """Merge the chunk CSVs of one system into ``scores.csv``, ``metrics.json`` and ``timing.json``.
 
     Parameters
     ----------
-    baseline : Path
-        ``metrics.json`` of the passthrough baseline.
-    systems : list of Path
-        ``metrics.json`` of each Conv-TasNet setting (``.../convtasnet/<setting>/metrics.json``).
-    output : Path
-        Combined metrics (DVC metric file): ``{"baseline": {...}, "convtasnet": {...},
-        "settings": {"convtasnet/<id>": {...}}}``; ``convtasnet`` is the ``default`` setting when
-        present, else the first.
-    table : Path
-        Markdown table: one row per system, HASPI, HASQI and combined as mean ± std.
+    chunks : list of Path
+        Chunk CSVs from ``evaluate``.
+    scores : Path
+        One row per scene-listener pair: ``scene, listener, system, haspi, hasqi, combined``.
+    metrics : Path
+        Per metric the mean and the standard deviation over pairs (population), and ``n`` pairs.
+    timing : Path
+        Mean and total time of the metric calls per pair (s): kept out of the results, so that
+        they are the same bytes on every run.
     """
-    import json
+    import pandas as pd
 
-    out = {"baseline": json.loads(Path(baseline).read_text()), "settings": {}}
-    for p in systems:
-        p = Path(p)
-        out["settings"][f"{p.parent.parent.name}/{p.parent.name}"] = json.loads(p.read_text())
-    if out["settings"]:
-        key = next((k for k in out["settings"] if k.endswith("/default")), next(iter(out["settings"])))
-        out["convtasnet"] = out["settings"][key]
-    write_json(output, out)
-    lines = ["| system | HASPI ↑ | HASQI ↑ | combined ↑ | pairs |", "|---|---|---|---|---|"]
-    rows = [("baseline", out["baseline"])] + list(out["settings"].items())
-    best = {m: max(v[m] for _, v in rows) for m in METRICS}
-    for name, v in rows:
-        cells = []
-        for m in METRICS:
-            s = f"{v[m]:.3f} ± {v[m + '_std']:.3f}"
-            cells.append(f"**{s}**" if v[m] == best[m] else s)
-        lines.append(f"| {name} | " + " | ".join(cells) + f" | {v['n']} |")
-    with atomic_path(table) as tmp:
-        tmp.write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    df = pd.concat([pd.read_csv(c) for c in chunks], ignore_index=True).sort_values(["scene", "listener"])
+    with atomic_path(scores) as tmp:
+        df.drop(columns=["seconds"]).to_csv(tmp, index=False)
+    summary = {m: float(df[m].mean()) for m in METRICS}
+    summary.update({f"{m}_std": float(df[m].std(ddof=0)) for m in METRICS})
+    summary.update(n=int(len(df)))
+    write_json(metrics, summary)
+    write_json(timing, {"seconds_per_pair": float(df["seconds"].mean()), "seconds": float(df["seconds"].sum())})
 
 
-STAGES = {
-    "prepare": prepare,
-    "cache": cache,
-    "train": train,
-    "enhance": enhance,
-    "evaluate": evaluate,
-    "summarize": summarize,
-    "report": report,
-}
+RECIPE = Recipe(
+    name="clarity",
+    title="ICASSP 2023 Clarity: Conv-TasNet + uPIT, NAL-R + compressor, better-ear HASPI/HASQI",
+    stages={"cache": cache, "train": train, "enhance": enhance, "evaluate": evaluate, "summarize": summarize},
+    overrides=("model", "train"),
+    table=TableSpec(metrics=METRICS),
+    corpora=("clarity",),
+    baselines=lambda section: {"passthrough": "baseline"},
+)

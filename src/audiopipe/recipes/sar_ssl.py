@@ -1,9 +1,12 @@
 """SAR-SSL (Yang & Li, arXiv 2312.00476): spatial acoustic representation learning.
 
-Simulated two-microphone signals with room-acoustic labels (TDOA, DRR, T60, C50, absorption),
-written as HDF5 shards (contract in :mod:`audiopipe.signals.shards`): the pretraining,
-validation and test sets and the downstream sets with 2/4/.../256 rooms and several trials.
-Settings live under ``sar_ssl.data`` in ``params.yaml``.
+Data: two-microphone signals with room-acoustic labels (TDOA, DRR, T60, C50, absorption), as
+HDF5 shards (contract in :mod:`audiopipe.signals.shards`): simulated sets (pre-training,
+validation, test, the downstream pool) from WSJ0 speech, measured-RIR sets (dEchorate, ACE, ...)
+and LOCATA segments. Learning (:mod:`audiopipe.recipes._sar_ssl_learn`): STFT feature cache,
+MC-Conformer pre-training by cross-channel signal reconstruction, one downstream job per plan
+setting. Settings live under ``sar_ssl`` in ``params.yaml``; the corpora come from the generic
+corpus rule, the plan tables from the generic table rule.
 """
 
 from __future__ import annotations
@@ -13,10 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from audiopipe.acoustics.rooms import RoomConfig
 from audiopipe.io import read_jsonl, write_json
-from audiopipe.signals.examples import SimulationConfig, simulate_shard
-from audiopipe.signals.shards import LABELS, read_shard, write_shard
+from audiopipe.pipeline.registry import Recipe, TableSpec
+from audiopipe.recipes import _sar_ssl_learn as learn
 
 log = logging.getLogger(__name__)
 
@@ -46,16 +48,20 @@ def data_sets(data: dict) -> dict[str, dict]:
     return out
 
 
-_OTHER_KEYS = ("seed", "sampling_rate", "speech_manifest", "dtype", "room", "noise", "sets", "downstream", "measured",
-               "locata")
-_LOCATA_KEYS = ("root", "demo", "tasks", "arrays", "mic_dist_range", "duration_s", "examples", "shards")
-_MEASURED_KEYS = ("corpus", "root", "in_fixtures", "examples", "shards", "duration_s", "mic_dist_range", "room_size",
-                  "arrays")
+_OTHER_KEYS = ("seed", "sampling_rate", "dtype", "room", "noise", "sets", "downstream", "measured", "locata")
+_LOCATA_KEYS = ("tasks", "arrays", "mic_dist_range", "duration_s", "examples", "shards")
+_MEASURED_KEYS = ("corpus", "examples", "shards", "duration_s", "mic_dist_range", "room_size")
+#: WSJ0 split the speech of each set is drawn from (SAR-SSL: tr for training, dt, et)
+SPEECH_SPLIT = {"pretrain": "train", "train": "train", "val": "val", "test": "test"}
 _NOISE_KEYS = ("type", "field", "nfft", "snr_range")
 
 
-def _configs(data: dict, device: str | None) -> tuple[RoomConfig, SimulationConfig]:
-    """Room and simulation settings from ``sar_ssl.data``; an unknown key raises ``KeyError``."""
+def _configs(data: dict, device: str | None):
+    """Room and simulation settings (RoomConfig, SimulationConfig) from ``sar_ssl.data``; an
+    unknown key raises ``KeyError``."""
+    from audiopipe.acoustics.rooms import RoomConfig
+    from audiopipe.signals.examples import SimulationConfig
+
     bad = sorted(set(data) - set(_SIM_KEYS) - set(_OTHER_KEYS))
     if bad:
         raise KeyError(f"unknown sar_ssl.data key(s) {bad}")
@@ -81,11 +87,13 @@ def simulate(speech_manifest: Path, output: Path, set_name: str, shard: int, par
     ----------
     speech_manifest : Path
         JSONL(.gz) manifest of source speech (``path``, ``sampling_rate``; optional ``start``,
-        ``duration`` in s and ``speaker``), e.g. the WSJ0 or demo-speech manifest.
+        ``duration`` in s, ``speaker`` and ``split``), e.g. the WSJ0 manifest. When records carry
+        a ``split``, a set draws its speech from its split (:func:`speech_records`).
     output : Path
         Shard file to write (``.h5``).
     set_name : str
-        ``pretrain``, ``val``, ``test`` or ``downstream-rooms{R}-trial{t}`` (see ``data_sets``).
+        ``pretrain``, ``val``, ``test``, ``train`` or ``downstream-rooms{R}-trial{t}`` (see
+        ``data_sets``).
     shard : int
         Shard index within the set.
     params : dict
@@ -104,15 +112,16 @@ def simulate(speech_manifest: Path, output: Path, set_name: str, shard: int, par
     """
     import torch
 
+    from audiopipe.signals.examples import simulate_shard
+    from audiopipe.signals.shards import write_shard
+
     torch.set_num_threads(max(1, int(threads)))
     sets = data_sets(params)
     if set_name not in sets:
         raise KeyError(f"unknown SAR-SSL set {set_name!r}; known: {sorted(sets)}")
     spec = sets[set_name]
     room_cfg, cfg = _configs(params, device or None)
-    records = read_jsonl(speech_manifest)
-    if not records:
-        raise ValueError(f"{speech_manifest}: speech manifest is empty")
+    records = speech_records(speech_manifest, set_name)
     seed = int(params["seed"])
     signals, labels, room_id, prov = simulate_shard(
         records, seed=seed, set_name=set_name, n_rooms=int(spec["rooms"]),
@@ -125,6 +134,26 @@ def simulate(speech_manifest: Path, output: Path, set_name: str, shard: int, par
                 seed=seed, set_name=set_name, backend=cfg.backend,
                 dtype=str(params.get("dtype", "float32")))
     log.info("%s: %d examples of set %s (shard %d)", output, len(prov), set_name, shard)
+
+
+def speech_records(manifest: Path, set_name: str) -> list[dict]:
+    """Speech records a set draws from: those of its WSJ0 split (:data:`SPEECH_SPLIT`; the
+    downstream and measured-RIR sets use ``train``) when the records carry a ``split``, else all.
+
+    Raises
+    ------
+    ValueError
+        If the manifest, or the set's split in it, is empty (naming both).
+    """
+    records = read_jsonl(manifest)
+    if not records:
+        raise ValueError(f"{manifest}: speech manifest is empty")
+    if all("split" in r for r in records):
+        split = SPEECH_SPLIT.get(set_name, "train")
+        records = [r for r in records if r["split"] == split]
+        if not records:
+            raise ValueError(f"{manifest}: no utterance of split {split!r}, which set {set_name!r} draws from")
+    return records
 
 
 def measured_sets(data: dict) -> dict[str, dict]:
@@ -148,47 +177,6 @@ def measured_sets(data: dict) -> dict[str, dict]:
     return out
 
 
-def prepare_measured(corpus: str, root: Path, output_dir: Path, arrays: list[str] | None = None) -> None:
-    """Write the manifest of a measured-RIR corpus with its ``prepare_<corpus>`` adapter.
-
-    Parameters
-    ----------
-    corpus : str
-        ``dechorate``, ``ace``, ``mir``, ``meshrir``, ``butreverb``, ``tau_srir`` or ``locata``.
-    root : Path
-        Corpus root folder.
-    output_dir : Path
-        Folder of ``<corpus>_recordings.jsonl.gz``.
-    arrays : list of str, optional
-        Arrays to read, for the adapters that take them (``ace``; SAR-SSL uses Chromebook,
-        Mobile, Lin8Ch and EM32, but audiopipe has no trusted EM32 geometry, see
-        :mod:`audiopipe.corpora.ace`).
-
-    Raises
-    ------
-    KeyError
-        Unknown corpus.
-    ValueError
-        ``arrays`` given for a corpus whose adapter does not take them.
-    audiopipe.corpora.CorpusLayoutError
-        The tree does not have the corpus layout.
-    """
-    import inspect
-
-    import audiopipe.corpora as corpora
-
-    fn = getattr(corpora, f"prepare_{corpus}", None)
-    if fn is None or corpus not in ("dechorate", "ace", "mir", "meshrir", "butreverb", "tau_srir", "locata"):
-        raise KeyError(f"unknown measured-RIR corpus {corpus!r}")
-    kw = {}
-    if arrays:
-        if "arrays" not in inspect.signature(fn).parameters:
-            raise ValueError(f"--arrays given, but the {corpus} adapter reads every array")
-        kw["arrays"] = tuple(arrays)
-    out = fn(Path(root), Path(output_dir), **kw)
-    log.info("%s: manifest of %s at %s", out, corpus, root)
-
-
 def simulate_measured(rir_manifest: Path, speech_manifest: Path, output: Path, set_name: str, shard: int,
                       params: dict, threads: int = 1) -> None:
     """Write one HDF5 shard of a measured-RIR set (speech convolved with measured RIR pairs).
@@ -200,7 +188,7 @@ def simulate_measured(rir_manifest: Path, speech_manifest: Path, output: Path, s
     Parameters
     ----------
     rir_manifest : Path
-        Measured-RIR manifest written by ``prepare-measured``.
+        Manifest of the measured-RIR corpus (the generic corpus rule).
     speech_manifest : Path
         JSONL(.gz) manifest of source speech.
     output : Path
@@ -224,6 +212,7 @@ def simulate_measured(rir_manifest: Path, speech_manifest: Path, output: Path, s
     import torch
 
     from audiopipe.signals.measured import measured_shard
+    from audiopipe.signals.shards import write_shard
 
     torch.set_num_threads(max(1, int(threads)))
     sets = measured_sets(params)
@@ -231,9 +220,7 @@ def simulate_measured(rir_manifest: Path, speech_manifest: Path, output: Path, s
         raise KeyError(f"unknown SAR-SSL measured-RIR set {set_name!r}; known: {sorted(sets)}")
     spec = sets[set_name]
     room_cfg, cfg = _configs(params, None)
-    records = read_jsonl(speech_manifest)
-    if not records:
-        raise ValueError(f"{speech_manifest}: speech manifest is empty")
+    records = speech_records(speech_manifest, set_name)
     seed = int(params["seed"])
     signals, labels, room_id, prov, rooms = measured_shard(
         read_jsonl(rir_manifest), records, seed=seed, set_name=set_name, n_examples=int(spec["examples"]),
@@ -285,7 +272,7 @@ def locata_segments(manifest: Path, output: Path, set_name: str, shard: int, par
     Parameters
     ----------
     manifest : Path
-        LOCATA manifest written by ``prepare-measured --corpus locata``.
+        LOCATA manifest (the generic corpus rule).
     output : Path
         Shard file to write (``.h5``).
     set_name : str
@@ -304,6 +291,7 @@ def locata_segments(manifest: Path, output: Path, set_name: str, shard: int, par
         Bad shard index, a recording with several sources, or no usable recording.
     """
     from audiopipe.signals.locata import locata_shard
+    from audiopipe.signals.shards import write_shard
 
     sets = locata_sets(params)
     if set_name not in sets:
@@ -341,6 +329,8 @@ def summarize(shards: list[Path], output: Path) -> None:
     ValueError
         If a shard breaks the contract or holds non-finite labels.
     """
+    from audiopipe.signals.shards import LABELS, read_shard
+
     per_set: dict[str, dict] = {}
     for path in shards:
         s = read_shard(path)
@@ -362,23 +352,108 @@ def summarize(shards: list[Path], output: Path) -> None:
     write_json(output, out)
 
 
-STAGES = {
-    "simulate": simulate,
-    "prepare-measured": prepare_measured,
-    "simulate-measured": simulate_measured,
-    "locata-segments": locata_segments,
-    "summarize": summarize,
-}
 
 
-def _learning_stages() -> dict:
-    """Feature cache, pre-training, downstream and table stages (audiopipe.recipes.sar_ssl_learn)."""
-    from audiopipe.recipes.sar_ssl_learn import STAGES as learn
+# ------------------------------------------------------------------------------- DAG helpers
 
-    clash = set(learn) & set(STAGES)
-    if clash:
-        raise RuntimeError(f"sar_ssl stage names defined twice: {sorted(clash)}")
-    return learn
+#: signal shards of every set (simulated, measured-RIR, LOCATA) and their cached features
+SIGNALS = "data/interim/sar_ssl/sim/{set}/shard-{shard}.h5"
+FEATURES = "data/features/sar_ssl/{set}/shard-{shard}.h5"
 
 
-STAGES.update(_learning_stages())
+def set_kind(section: dict, name: str) -> str:
+    """``simulated``, ``measured`` or ``locata``: which stage writes a set's shards.
+
+    Raises
+    ------
+    KeyError
+        If no set of ``sar_ssl.data`` has that name.
+    """
+    data = section["data"]
+    for kind, sets in (("simulated", data_sets(data)), ("measured", measured_sets(data)),
+                       ("locata", locata_sets(data))):
+        if name in sets:
+            return kind
+    raise KeyError(f"sar_ssl: no data set {name!r} (simulated: {sorted(data_sets(data))}, measured: "
+                   f"{sorted(measured_sets(data))}, LOCATA: {sorted(locata_sets(data))})")
+
+
+def set_names(section: dict, kind: str) -> list[str]:
+    """Names of the sets of one kind (for the rules' wildcard constraints)."""
+    data = section["data"]
+    return sorted({"simulated": data_sets, "measured": measured_sets, "locata": locata_sets}[kind](data))
+
+
+def set_pattern(section: dict, kind: str) -> str:
+    """Regular expression matching exactly the set names of one kind (a rule's wildcard constraint)."""
+    import re
+
+    return "|".join(re.escape(n) for n in set_names(section, kind)) or "(?!)"
+
+
+def data_params(data: dict, *keep: str) -> dict:
+    """``sar_ssl.data`` without the ``measured`` and ``locata`` blocks not named in ``keep``: the
+    params of a data rule, so that editing one kind of set does not rerun the others."""
+    return {k: v for k, v in data.items() if k not in ("measured", "locata") or k in keep}
+
+
+def shard_files(pattern: str, name: str, shards: int) -> list[str]:
+    """The files of a set's shards (``pattern``: :data:`SIGNALS` or :data:`FEATURES`)."""
+    return [pattern.format(set=name, shard=f"{k:04d}") for k in range(int(shards))]
+
+
+def set_unavailable(pipeline, name: str) -> str | None:
+    """Why a set's data cannot be had here (its corpus is missing), or None."""
+    section = pipeline.config["sar_ssl"]
+    kind = set_kind(section, name)
+    if kind == "measured":
+        return pipeline.corpus_unavailable(measured_sets(section["data"])[name]["corpus"])
+    if kind == "locata":
+        return pipeline.corpus_unavailable("locata")
+    return None
+
+
+def plan_inputs(pipeline, plan: str) -> dict[str, list[str]]:
+    """Feature shards a downstream setting of ``plan`` reads, by role (train, val, test)."""
+    section = pipeline.config["sar_ssl"]
+    roles = learn.plan_sets(pipeline.plans["sar_ssl"][plan], section["downstream"]["sets"])
+    return {role: shard_files(FEATURES, spec["set"], spec["shards"]) for role, spec in roles.items()}
+
+
+def _unavailable(pipeline, plan) -> str | None:
+    roles = learn.plan_sets(plan, pipeline.config["sar_ssl"]["downstream"]["sets"])
+    for spec in roles.values():
+        why = set_unavailable(pipeline, spec["set"])
+        if why:
+            return f"no data for set {spec['set']!r}: {why}"
+    return None
+
+
+def _extra_targets(pipeline) -> list[str]:
+    """The simulated-data summary and the shards of every measured-RIR set whose corpus is here."""
+    section = pipeline.config["sar_ssl"]
+    out = ["results/sar_ssl/data/summary.json"]
+    for name, spec in measured_sets(section["data"]).items():
+        if set_unavailable(pipeline, name) is None:
+            out += shard_files(SIGNALS, name, spec["shards"])
+    return out
+
+
+RECIPE = Recipe(
+    name="sar_ssl",
+    title="SAR-SSL (Yang & Li 2023): spatial acoustic representation learning, MC-Conformer",
+    stages={"simulate": simulate, "simulate-measured": simulate_measured, "locata-segments": locata_segments,
+            "summarize": summarize, "features": learn.features, "pretrain": learn.pretrain,
+            "downstream": learn.downstream},
+    factors={"task": "downstream task: TDOA, DRR, T60, C50 or ABS (absorption)",
+             "mode": "finetune, lineareval (frozen encoder) or scratch",
+             "n_rooms": "number of simulated training rooms", "trial": "repetition (another room draw, seed)",
+             "fold": "leave-one-room-out fold (the test room)"},
+    levels={"task": ("TDOA", "DRR", "T60", "C50", "ABS"), "mode": ("finetune", "lineareval", "scratch")},
+    replicates=("trial", "fold"),
+    table=TableSpec(metrics=("mae", "mae_train_mean"), x="n_rooms", hue="mode", panel="task"),
+    corpora=("wsj0",),
+    extra_targets=_extra_targets,
+    unavailable=_unavailable,
+    check_plan=learn.check_plan,
+)

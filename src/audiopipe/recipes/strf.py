@@ -1,10 +1,9 @@
 """Learnable STRF front end (Riad et al., JASA 2021): speech activity and urban sound classification.
 
-Stages: ``prepare`` (manifests of the AMI-layout and urban corpora) -> ``features`` (log-Mel of
-the speech-activity recordings with frame labels, and the urban clip shard) -> ``setting``
-(train the network of one plan setting, STRF or plain-conv front end, and write its
-``metrics.json``) -> ``summarise`` (table and plot). The demo corpora are built by
-``audiopipe transcoder demo``.
+Stages: ``features`` (log-Mel of the speech-activity recordings with frame labels, and the urban
+clip shard) -> ``setting`` (train the network of one plan setting, STRF or plain-conv front end,
+and write its ``metrics.json``). The corpora (AMI, TAU Urban Acoustic Scenes 2020 Mobile,
+UrbanSound8K) come from the generic corpus rule, the plan table from the generic table rule.
 """
 
 from __future__ import annotations
@@ -12,38 +11,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import h5py
 import numpy as np
-import torch
 
-from audiopipe.corpora import ami, tau_urban, urbansound8k
-from audiopipe.features import mel as melmod
-from audiopipe.features.clips import build_clip_features, load_clip_features
 from audiopipe.io import atomic_path, read_audio, read_jsonl, stable_seed, write_json
-from audiopipe.metrics.classification import accuracy, macro_auprc
-from audiopipe.metrics.detection import detection_error_rate, frames_to_regions, regions_to_frames
-from audiopipe.recipes import _plans
-from audiopipe.training.strf import SADModule, UrbanModule
-from audiopipe.training.transcoder import fit, loader, seed_all
-
-
-def prepare(ami_root: Path, tau_root: Path, us8k_root: Path, output_dir: Path) -> None:
-    """Write the manifests of the AMI-layout speech corpus and the urban corpora.
-
-    Parameters
-    ----------
-    ami_root : Path
-        AMI root (pyannote-style lists/RTTMs/UEMs).
-    tau_root : Path
-        TAU Urban Acoustic Scenes 2020 Mobile root.
-    us8k_root : Path
-        UrbanSound8K root.
-    output_dir : Path
-        Manifest directory.
-    """
-    ami.prepare_ami(ami_root, output_dir)
-    tau_urban.prepare_tau_urban(tau_root, output_dir)
-    urbansound8k.prepare_urbansound8k(us8k_root, output_dir)
+from audiopipe.pipeline.registry import Recipe, TableSpec
 
 
 def features(sad_manifests: list[Path], urban_manifests: list[Path], sad_output: Path, urban_output: Path,
@@ -66,6 +37,12 @@ def features(sad_manifests: list[Path], urban_manifests: list[Path], sad_output:
     classes : list[str]
         Urban label names.
     """
+    import h5py
+
+    from audiopipe.features import mel as melmod
+    from audiopipe.features.clips import build_clip_features
+    from audiopipe.metrics.detection import regions_to_frames
+
     cfg = melmod.SAD
     hop_s = cfg.hop / cfg.sampling_rate
     with atomic_path(sad_output) as tmp, h5py.File(tmp, "w") as h5:
@@ -84,6 +61,8 @@ def features(sad_manifests: list[Path], urban_manifests: list[Path], sad_output:
 
 
 def _sad_data(path: Path, split: str) -> list[dict]:
+    import h5py
+
     out = []
     with h5py.File(path, "r") as h5:
         for uri in sorted(h5):
@@ -110,6 +89,12 @@ def _norm(x: np.ndarray, mean: float, std: float) -> np.ndarray:
 
 
 def _run_sad(sad: Path, frontend: str, p: dict, seed: int, output_dir: Path) -> dict:
+    import torch
+
+    from audiopipe.metrics.detection import detection_error_rate, frames_to_regions
+    from audiopipe.training.strf import SADModule
+    from audiopipe.training.transcoder import fit, loader, seed_all
+
     train, test = _sad_data(sad, "train"), _sad_data(sad, "test")
     mean = float(np.mean([r["mel"].mean() for r in train]))
     std = float(np.mean([r["mel"].std() for r in train]))
@@ -132,6 +117,13 @@ def _run_sad(sad: Path, frontend: str, p: dict, seed: int, output_dir: Path) -> 
 
 
 def _run_urban(clips: Path, frontend: str, p: dict, seed: int, output_dir: Path) -> dict:
+    import torch
+
+    from audiopipe.features.clips import load_clip_features
+    from audiopipe.metrics.classification import accuracy, macro_auprc
+    from audiopipe.training.strf import UrbanModule
+    from audiopipe.training.transcoder import fit, loader, seed_all
+
     train, test = load_clip_features(clips, "train"), load_clip_features(clips, "test")
     mean, std = float(train["mel_PANN"].mean()), float(train["mel_PANN"].std())
     seed_all(seed)
@@ -148,7 +140,7 @@ def _run_urban(clips: Path, frontend: str, p: dict, seed: int, output_dir: Path)
             "n_single_label": int(single.sum())}
 
 
-def setting(sad: Path, clips: Path, plan: str, setting_id: str, params: dict, output_dir: Path) -> None:
+def setting(sad: Path, clips: Path, plan: str, setting: str, levels: dict, params: dict, output_dir: Path) -> None:
     """Train and score the network of one plan setting (front end x task).
 
     Parameters
@@ -158,40 +150,44 @@ def setting(sad: Path, clips: Path, plan: str, setting_id: str, params: dict, ou
     clips : Path
         Urban clip shard from ``features``.
     plan : str
-        Plan name in ``params["plans"]``.
-    setting_id : str
+        Plan name (seeds the training with the setting identifier).
+    setting : str
         Setting identifier (``factor=value+...`` or ``default``).
+    levels : dict
+        The setting's factor levels: ``frontend`` (strf, conv) and ``task`` (sad, urban).
     params : dict
-        The recipe's configuration section (``plans``, ``frontend``, ``sad``, ``urban``).
+        The recipe's configuration section (``frontend``, ``sad``, ``urban``, ``seed``).
     output_dir : Path
-        Writes ``metrics.json``: ``der``, ``false_alarm_s``, ``miss_s``, ``speech_s`` (task
-        ``sad``) or ``accuracy``, ``macro_auprc`` (task ``urban``), with ``n`` items; and checkpoints.
+        Writes ``metrics.json``: ``der`` (task ``sad``) or ``accuracy`` and ``macro_auprc``
+        (task ``urban``), with ``n`` test items; ``details.json`` (DER components, item counts);
+        and checkpoints.
+
+    Raises
+    ------
+    ValueError
+        For an unknown task.
     """
-    s = _plans.parse_setting_id(setting_id, params["plans"][plan]["default"])
     output_dir = Path(output_dir)
-    seed = stable_seed("strf", plan, setting_id, params.get("seed", 0))
-    if s["task"] == "sad":
-        metrics = _run_sad(sad, s["frontend"], {**params["frontend"], **params["sad"]}, seed, output_dir)
-    elif s["task"] == "urban":
-        metrics = _run_urban(clips, s["frontend"], {**params["frontend"], **params["urban"]}, seed, output_dir)
+    seed = stable_seed("strf", plan, setting, params.get("seed", 0))
+    if levels["task"] == "sad":
+        res = _run_sad(sad, levels["frontend"], {**params["frontend"], **params["sad"]}, seed, output_dir)
+        metrics = {"der": res["der"], "n": res["n"]}
+    elif levels["task"] == "urban":
+        res = _run_urban(clips, levels["frontend"], {**params["frontend"], **params["urban"]}, seed, output_dir)
+        metrics = {"accuracy": res["accuracy"], "macro_auprc": res["macro_auprc"], "n": res["n"]}
     else:
-        raise ValueError(f"unknown task {s['task']!r}; choose 'sad' or 'urban'")
+        raise ValueError(f"unknown task {levels['task']!r}; choose 'sad' or 'urban'")
     write_json(output_dir / "metrics.json", metrics)
+    write_json(output_dir / "details.json", {**levels, **res})
 
 
-def summarise(results_dir: Path, plan: str, params: dict) -> None:
-    """Collect a plan's ``metrics.json`` files into ``table.csv``, ``table.md`` and ``plot.png``.
-
-    Parameters
-    ----------
-    results_dir : Path
-        ``results/strf``; reads ``<plan>/<setting id>/metrics.json``.
-    plan : str
-        Plan name.
-    params : dict
-        The recipe's configuration section.
-    """
-    _plans.write_plan_table(results_dir, plan, params)
-
-
-STAGES = {"prepare": prepare, "features": features, "setting": setting, "summarise": summarise}
+RECIPE = Recipe(
+    name="strf",
+    title="Learnable STRF front end (Riad et al. 2021): speech activity (DER), urban sound",
+    stages={"features": features, "setting": setting},
+    factors={"frontend": "strf (learnable Gabor STRFConv2d) or conv (plain Conv2d of the same size)",
+             "task": "sad (speech activity detection, DER) or urban (urban sound classification)"},
+    levels={"frontend": ("strf", "conv"), "task": ("sad", "urban")},
+    table=TableSpec(x=None, panel="task"),
+    corpora=("ami", "tau_urban", "urbansound8k"),
+)

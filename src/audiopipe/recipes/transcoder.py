@@ -1,9 +1,12 @@
 """Spectral Transcoder (Tailleur et al., DCASE 2023): third-octave -> Mel for pretrained classifiers.
 
-Stages: ``demo`` (demo corpora from the real fixtures) -> ``prepare`` (manifests) -> ``features``
-(third-octave + log-Mel clip shard) -> ``teacher`` (pretrained classifier from a user path, or a
-small teacher trained on the demo data) -> ``setting`` (train a transcoder of one plan setting and
-write its ``metrics.json``) -> ``summarise`` (table and plot of a plan).
+Stages: ``features`` (third-octave + log-Mel clip shard from the corpus manifests) -> ``teacher``
+(pretrained classifier from a user path, or a small teacher trained on the demo data) ->
+``setting`` (train a transcoder of one setting of the ``paper`` plan and score it) and
+``downstream`` (one setting of the ``downstream`` plan: a head on the frozen classifier's
+embeddings of true or transcoded log-Mel). The corpora (TAU Urban Acoustic Scenes 2020 Mobile,
+UrbanSound8K, AMI, SONYC-UST) come from the generic corpus rule, the tables from the generic table
+rule.
 """
 
 from __future__ import annotations
@@ -12,55 +15,9 @@ import json
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from audiopipe.corpora import ami, sonyc_ust, tau_urban, urbansound8k
-from audiopipe.features.clips import build_clip_features, load_clip_features
-from audiopipe.features.mel import get_config
 from audiopipe.io import atomic_path, read_jsonl, stable_seed, write_json
-from audiopipe.metrics.classification import accuracy, kl_divergence, macro_auprc, logit_bce, mel_mse, top_class_agreement
-from audiopipe.models.classifiers import build_classifier
-from audiopipe.models.transcoder import build_transcoder
-from audiopipe.training.heads import fit_predict_head
-from audiopipe.recipes import _plans
-from audiopipe.training.transcoder import (ClassifierModule, TranscoderModule, fit, load_pretrained_classifier,
-                                           loader, seed_all)
-
-
-def demo(fixtures: Path, output_dir: Path) -> None:
-    """Build the demo corpora (TAU 2020, UrbanSound8K, AMI layout) from the real fixture recordings.
-
-    Parameters
-    ----------
-    fixtures : Path
-        The shared real-audio fixtures directory (``shared/fixtures``).
-    output_dir : Path
-        Demo data root; writes ``tau_urban/``, ``urbansound8k/``, ``ami/`` each with a
-        ``demo_manifest.jsonl`` recording the source file and offsets of every file.
-    """
-    output_dir = Path(output_dir)
-    tau_urban.build_demo(fixtures, output_dir / "tau_urban")
-    urbansound8k.build_demo(fixtures, output_dir / "urbansound8k")
-    ami.build_demo(fixtures, output_dir / "ami")
-
-
-def prepare(tau_root: Path, us8k_root: Path, ami_root: Path, output_dir: Path) -> None:
-    """Write the corpus manifests (``tau_urban_{train,evaluate}``, ``urbansound8k``, ``ami_<split>``).
-
-    Parameters
-    ----------
-    tau_root : Path
-        TAU Urban Acoustic Scenes 2020 Mobile root.
-    us8k_root : Path
-        UrbanSound8K root.
-    ami_root : Path
-        AMI (pyannote-layout) root.
-    output_dir : Path
-        Manifest directory.
-    """
-    tau_urban.prepare_tau_urban(tau_root, output_dir)
-    urbansound8k.prepare_urbansound8k(us8k_root, output_dir)
-    ami.prepare_ami(ami_root, output_dir)
+from audiopipe.pipeline.registry import Recipe, TableSpec
 
 
 def features(manifests: list[Path], output: Path, classes: list[str], clip_s: float = 1.0) -> None:
@@ -77,10 +34,17 @@ def features(manifests: list[Path], output: Path, classes: list[str], clip_s: fl
     clip_s : float
         Clip duration in s.
     """
+    from audiopipe.features.clips import build_clip_features
+
     build_clip_features(list(manifests), output, list(classes), clip_s, split_map={"evaluate": "test", "dev": "test"})
 
 
-def _load_teacher(teacher_dir: Path) -> tuple[torch.nn.Module, dict]:
+def _load_teacher(teacher_dir: Path):
+    """The classifier of ``teacher`` (eval mode) and its ``teacher.json``."""
+    import torch
+
+    from audiopipe.models.classifiers import build_classifier
+
     info = json.loads((Path(teacher_dir) / "teacher.json").read_text())
     model = build_classifier(info["classifier"], info["classes"], info["width"])
     model.load_state_dict(torch.load(Path(teacher_dir) / "teacher.pt", map_location="cpu"))
@@ -103,6 +67,12 @@ def teacher(features: Path, classifier: str, output_dir: Path, params: dict) -> 
         pretrained network (``classes`` outputs) is loaded; without, a network of ``width`` is
         trained on the demo clips' true log-Mel and labels, and ``teacher.json`` says so.
     """
+    import torch
+
+    from audiopipe.features.clips import load_clip_features
+    from audiopipe.features.mel import get_config
+    from audiopipe.training.transcoder import ClassifierModule, fit, load_pretrained_classifier, loader, seed_all
+
     output_dir = Path(output_dir)
     cfg = get_config(classifier)
     if params.get("weights"):
@@ -125,8 +95,9 @@ def teacher(features: Path, classifier: str, output_dir: Path, params: dict) -> 
     write_json(output_dir / "teacher.json", info)
 
 
-def setting(features: Path, teacher_dir: Path, plan: str, setting_id: str, params: dict, output_dir: Path) -> None:
-    """Train (CNN) or build (PINV) the transcoder of one plan setting and score it on the test clips.
+def setting(features: Path, teacher_dir: Path, plan: str, setting: str, levels: dict, params: dict,
+            output_dir: Path) -> None:
+    """Train (CNN) or build (PINV) the transcoder of one ``paper`` setting and score it on the test clips.
 
     Parameters
     ----------
@@ -135,20 +106,29 @@ def setting(features: Path, teacher_dir: Path, plan: str, setting_id: str, param
     teacher_dir : Path
         Output of ``teacher`` for this setting's classifier.
     plan : str
-        Plan name in ``params["plans"]``.
-    setting_id : str
+        Plan name (seeds the training with the setting identifier).
+    setting : str
         Setting identifier (``factor=value+...`` or ``default``).
+    levels : dict
+        The setting's factor levels: ``transcoder`` (pinv, cnn_pinv), ``classifier`` (PANN,
+        YamNet), ``target`` (mel, logits).
     params : dict
-        The recipe's configuration section (``plans``, ``cnn``, ``training``).
+        The recipe's configuration section (``cnn``, ``training``).
     output_dir : Path
-        Writes ``metrics.json`` (Mel MSE, logit BCE, KL, PTOPAFC, ``n`` clips, ``teacher_pretrained``)
-        and, for the CNN, its checkpoints.
+        Writes ``metrics.json`` (Mel MSE, logit BCE, KL, PTOPAFC on the test clips, ``n`` clips),
+        ``details.json`` (whether the teacher was pretrained) and, for the CNN, its checkpoints.
     """
-    spec = params["plans"][plan]
-    s = _plans.parse_setting_id(setting_id, spec["default"])
+    import torch
+
+    from audiopipe.features.clips import load_clip_features
+    from audiopipe.features.mel import get_config
+    from audiopipe.metrics.classification import kl_divergence, logit_bce, mel_mse, top_class_agreement
+    from audiopipe.training.transcoder import TranscoderModule, fit, loader, seed_all
+
+    s = levels
     cfg = get_config(s["classifier"])
     tr = params["training"]
-    seed = stable_seed("transcoder", plan, setting_id, tr.get("seed", 0))
+    seed = stable_seed("transcoder", plan, setting, tr.get("seed", 0))
     clf, info = _load_teacher(teacher_dir)
     seed_all(seed)
     module = TranscoderModule(s["transcoder"], s["classifier"], s["target"], params["cnn"], tr["lr"],
@@ -165,31 +145,22 @@ def setting(features: Path, teacher_dir: Path, plan: str, setting_id: str, param
         true = torch.as_tensor(test[f"mel_{cfg.name}"])
         est = module(tho)
         lt, ls = clf(true), clf(est)
-    metrics = {"mel_mse": mel_mse(est, true), "logit_bce": logit_bce(ls, lt), "kl": kl_divergence(ls, lt),
-               "ptopafc": top_class_agreement(ls, lt), "n": len(test["id"]),
-               "teacher_pretrained": int(bool(info["pretrained"]))}
-    write_json(output_dir / "metrics.json", metrics)
+    write_json(output_dir / "metrics.json", {
+        "mel_mse": mel_mse(est, true), "logit_bce": logit_bce(ls, lt), "kl": kl_divergence(ls, lt),
+        "ptopafc": top_class_agreement(ls, lt), "n": len(test["id"])})
+    write_json(output_dir / "details.json", {**levels, "teacher_pretrained": bool(info["pretrained"])})
 
 
 DOWNSTREAM_INPUTS = ("mel", "pinv", "cnn")
 DOWNSTREAM_DATASETS = ("urbansound8k", "sonyc_ust", "demo_clips")
 
 
-def prepare_sonyc(root: Path, output_dir: Path) -> None:
-    """Write the SONYC-UST manifest ``sonyc_ust.jsonl`` (split and 8 coarse labels per clip).
-
-    Parameters
-    ----------
-    root : Path
-        SONYC-UST v2 root (``annotations.csv``, ``audio/``).
-    output_dir : Path
-        Manifest directory.
-    """
-    sonyc_ust.prepare_sonyc_ust(root, output_dir)
-
-
-def _input_mel(data: dict, inp: str, cfg, cnn: dict, transcoder_ckpt: str) -> torch.Tensor:
+def _input_mel(data: dict, inp: str, cfg, cnn: dict, transcoder_ckpt: str):
     """Log-Mel ``(clips, mels, frames)`` the classifier is fed: true, PINV- or CNN-transcoded."""
+    import torch
+
+    from audiopipe.models.transcoder import build_transcoder
+
     if inp == "mel":
         return torch.as_tensor(data[f"mel_{cfg.name}"])
     if inp == "pinv":
@@ -206,7 +177,10 @@ def _input_mel(data: dict, inp: str, cfg, cnn: dict, transcoder_ckpt: str) -> to
         return model.eval()(torch.as_tensor(data["third_octave"]))
 
 
-def _embeddings(clf: torch.nn.Module, mel: torch.Tensor, batch: int = 32) -> np.ndarray:
+def _embeddings(clf, mel, batch: int = 32) -> np.ndarray:
+    """Embeddings ``(clips, dims)`` of the classifier for log-Mel ``(clips, mels, frames)``."""
+    import torch
+
     with torch.no_grad():
         return np.concatenate([clf.embedding(mel[i:i + batch]).double().numpy() for i in range(0, len(mel), batch)])
 
@@ -221,8 +195,8 @@ def _by_recording(ids: list[str], emb: np.ndarray, manifest: Path) -> tuple[list
     return [recs[r] for r in keep], np.stack([emb[rec_of == r].mean(0) for r in keep])
 
 
-def downstream(features: Path, dataset: str, input: str, teacher_dir: Path, output_dir: Path, params: dict,
-               manifest: Path = Path(""), transcoder_ckpt: str = "") -> None:
+def downstream(features: Path, teacher_dir: Path, levels: dict, output_dir: Path, params: dict,
+               manifest: Path | None = None, transcoder_ckpt: str = "") -> None:
     """Score a downstream head on the frozen classifier's embeddings of true or transcoded log-Mel.
 
     Tailleur et al., DCASE 2023, Sec. 4: UrbanSound8K accuracy over the official cross-validation
@@ -238,19 +212,21 @@ def downstream(features: Path, dataset: str, input: str, teacher_dir: Path, outp
     ----------
     features : Path
         Clip shard (``features`` stage) holding the dataset's clips.
-    dataset : str
-        ``urbansound8k``, ``sonyc_ust`` or ``demo_clips``.
-    input : str
-        ``mel`` (true log-Mel), ``pinv`` or ``cnn`` (transcoded from the third-octave levels).
     teacher_dir : Path
         Output of ``teacher``: the frozen classifier whose embedding the head reads.
+    levels : dict
+        The setting of the ``downstream`` plan: ``dataset`` (``urbansound8k``, ``sonyc_ust`` or
+        ``demo_clips``), ``classifier`` (the teacher's) and ``input`` (``mel``: true log-Mel,
+        ``pinv`` or ``cnn``: transcoded from the third-octave levels).
     output_dir : Path
-        Writes ``metrics.json``.
+        Writes ``metrics.json`` (``accuracy`` or ``macro_auprc``: mean and std over the folds
+        scored, ``n`` folds), ``scores.csv`` (one row per fold) and ``details.json`` (folds
+        present and skipped, protocol notes).
     params : dict
         ``{head: {c, max_iter}, cnn: {...}}`` (``cnn``: the CNN transcoder sizes).
-    manifest : Path
-        Dataset manifest (``urbansound8k.jsonl`` with ``fold``/``class_id``; ``sonyc_ust.jsonl``
-        with ``split``/``labels``); unused for ``demo_clips``.
+    manifest : Path, optional
+        Dataset manifest (UrbanSound8K with ``fold``/``class_id``; SONYC-UST with
+        ``split``/``labels``); unused for ``demo_clips``.
     transcoder_ckpt : str
         Lightning checkpoint of the CNN transcoder (input ``cnn`` only).
 
@@ -259,9 +235,21 @@ def downstream(features: Path, dataset: str, input: str, teacher_dir: Path, outp
     ValueError
         For an unknown dataset or input, or when no fold / split can be scored.
     """
+    import pandas as pd
+
+    from audiopipe.features.clips import load_clip_features
+    from audiopipe.features.mel import get_config
+    from audiopipe.metrics.classification import accuracy, macro_auprc
+    from audiopipe.training.heads import fit_predict_head
+
+    dataset, input = levels["dataset"], levels["input"]
     if dataset not in DOWNSTREAM_DATASETS:
         raise ValueError(f"unknown downstream dataset {dataset!r}; choose one of {DOWNSTREAM_DATASETS}")
+    if dataset != "demo_clips" and manifest is None:
+        raise ValueError(f"downstream dataset {dataset!r} needs its manifest (--manifest)")
     clf, info = _load_teacher(teacher_dir)
+    if info["classifier"] != levels["classifier"]:
+        raise ValueError(f"{teacher_dir}: teacher is {info['classifier']}, the setting asks for {levels['classifier']}")
     cfg = get_config(info["classifier"])
     data = load_clip_features(features)
     emb = _embeddings(clf, _input_mel(data, input, cfg, params.get("cnn", {}), transcoder_ckpt).float())
@@ -304,62 +292,57 @@ def downstream(features: Path, dataset: str, input: str, teacher_dir: Path, outp
             if dataset == "demo_clips" and single.any():
                 out["accuracy_single_label"] = accuracy(s[single], y[te][single].argmax(1))
     vals = np.array(list(out["folds"].values()), dtype=float)
-    out["mean"] = float(vals.mean()) if len(vals) else None
-    out["std"] = float(vals.std()) if len(vals) else None
-    out["n_folds_scored"] = len(vals)
     if not len(vals):
-        out["note"] = "nothing scored: " + "; ".join(f"{k}: {v}" for k, v in out["skipped"].items())
-    print(json.dumps(out))
-    write_json(Path(output_dir) / "metrics.json", out)
-
-
-def downstream_table(metrics: list[Path], output_dir: Path) -> None:
-    """Collect downstream ``metrics.json`` files into ``table.csv`` and ``table.md`` (mean ± std).
-
-    Parameters
-    ----------
-    metrics : list[Path]
-        ``metrics.json`` files of ``downstream``.
-    output_dir : Path
-        Writes ``table.csv`` and ``table.md``.
-    """
-    import pandas as pd
-
-    rows = []
-    for m in metrics:
-        d = json.loads(Path(m).read_text())
-        rows.append({"dataset": d["dataset"], "classifier": d["classifier"], "input": d["input"],
-                     "metric": d["metric"], "mean": d["mean"], "std": d["std"], "folds_scored": d["n_folds_scored"],
-                     "recordings": d["n_recordings"], "teacher_pretrained": d["teacher_pretrained"],
-                     "skipped": "; ".join(f"{k}: {v}" for k, v in d["skipped"].items())})
-    df = pd.DataFrame(rows).sort_values(["dataset", "classifier", "input"])
+        raise ValueError(f"downstream {dataset}/{input}: nothing scored: "
+                         + "; ".join(f"{k}: {v}" for k, v in out["skipped"].items()))
+    metric = out["metric"]
     output_dir = Path(output_dir)
-    with atomic_path(output_dir / "table.csv") as tmp:
-        df.to_csv(tmp, index=False)
-    fmt = df.assign(score=[("n/a" if m is None or m != m else f"{m:.3f} ± {s:.3f}") for m, s in zip(df["mean"], df["std"])])
-    lines = ["| dataset | classifier | input | metric | score | folds scored | recordings | pretrained teacher | skipped |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    lines += [f"| {r.dataset} | {r.classifier} | {r.input} | {r.metric} | {r.score} | {r.folds_scored} | {r.recordings}"
-              f" | {bool(r.teacher_pretrained)} | {r.skipped} |" for r in fmt.itertuples()]
-    with atomic_path(output_dir / "table.md") as tmp:
-        Path(tmp).write_text("\n".join(lines) + "\n")
+    write_json(output_dir / "metrics.json", {metric: float(vals.mean()), f"{metric}_std": float(vals.std()),
+                                             "n": len(vals)})
+    with atomic_path(output_dir / "scores.csv") as tmp:
+        pd.DataFrame({"fold": list(out["folds"]), metric: vals}).to_csv(tmp, index=False, float_format="%.6g")
+    write_json(output_dir / "details.json", out)
 
 
-def summarise(results_dir: Path, plan: str, params: dict) -> None:
-    """Collect a plan's ``metrics.json`` files into ``table.csv``, ``table.md`` and ``plot.png``.
+def downstream_inputs(pipeline, setting: str) -> dict[str, str]:
+    """Input files of a ``downstream`` setting (for its rule): the clip features, the teacher, the
+    dataset's manifest (UrbanSound8K, SONYC-UST) and, for input ``cnn``, the CNN transcoder of
+    the ``paper`` plan trained for that classifier with ``downstream.cnn_target``.
 
     Parameters
     ----------
-    results_dir : Path
-        ``results/transcoder``; reads ``<plan>/<setting id>/metrics.json``.
-    plan : str
-        Plan name.
-    params : dict
-        The recipe's configuration section (for the plan's factors and defaults).
+    pipeline : audiopipe.pipeline.workflow.Pipeline
+    setting : str
+        Identifier of the ``downstream`` setting.
     """
-    _plans.write_plan_table(results_dir, plan, params)
+    levels = pipeline.setting("transcoder", "downstream", setting).values
+    section = pipeline.config["transcoder"]
+    out = {"teacher": f"results/transcoder/teachers/{levels['classifier']}/teacher.pt",
+           "features": "data/features/transcoder/sonyc_ust_clips.h5" if levels["dataset"] == "sonyc_ust"
+           else "data/features/transcoder/clips.h5"}
+    if levels["dataset"] in ("urbansound8k", "sonyc_ust"):
+        out["manifest"] = pipeline.manifest(levels["dataset"])
+    if levels["input"] == "cnn":
+        paper = pipeline.plans["transcoder"]["paper"]
+        cnn = paper.setting("default")
+        cnn = type(cnn)(paper.name, {**cnn.values, "transcoder": "cnn_pinv", "classifier": levels["classifier"],
+                                     "target": section["downstream"]["cnn_target"]}, paper.default)
+        out["cnn"] = f"results/transcoder/paper/{cnn.id}/metrics.json"
+    return out
 
 
-STAGES = {"demo": demo, "prepare": prepare, "features": features, "teacher": teacher, "setting": setting,
-          "summarise": summarise, "prepare-sonyc": prepare_sonyc, "downstream": downstream,
-          "downstream-table": downstream_table}
+RECIPE = Recipe(
+    name="transcoder",
+    title="Spectral Transcoder (Tailleur et al. 2023): third-octave -> Mel for PANN / YAMNet",
+    stages={"features": features, "teacher": teacher, "setting": setting, "downstream": downstream},
+    factors={"transcoder": "pinv (pseudo-inverse) or cnn_pinv (CNN on the PINV estimate)",
+             "classifier": "PANN or YamNet: the pretrained classifier the transcoder serves",
+             "target": "mel (Mel MSE) or logits (teacher-student BCE on the classifier's outputs)",
+             "dataset": "downstream dataset: urbansound8k (fold accuracy), sonyc_ust (macro-AUPRC), "
+                        "demo_clips (the demo clip shard: a pipeline check)",
+             "input": "downstream input: mel (true log-Mel), pinv or cnn (transcoded)"},
+    levels={"transcoder": ("pinv", "cnn_pinv"), "classifier": ("PANN", "YamNet"), "target": ("mel", "logits"),
+            "dataset": ("urbansound8k", "sonyc_ust", "demo_clips"), "input": ("mel", "pinv", "cnn")},
+    table=TableSpec(lower_is_better=("mel_mse", "logit_bce", "kl")),
+    corpora=lambda section: ["tau_urban", "urbansound8k", "ami"],
+)
