@@ -60,10 +60,21 @@ def _layer(cls, kind: str, design: str, **kw):
     return layer
 
 
-def _rel_to_peak(ours: torch.Tensor, ref: torch.Tensor) -> float:
+def _report(row: str, ours: torch.Tensor, ref: torch.Tensor, rel: float) -> float:
+    """Print the measured difference (``pytest -s | grep FIDELITY``) and return ``rel``."""
+    print(f"FIDELITY sfi {row}: max abs {(ours - ref).abs().max().item():.3g}, max rel {rel:.3g}")
+    return rel
+
+
+def _rel_to_peak(ours: torch.Tensor, ref: torch.Tensor, row: str = "") -> float:
     """Largest error of each filter relative to that filter's largest reference tap."""
     peak = ref.abs().amax(dim=-1, keepdim=True).clamp(min=1e-30)
-    return ((ours - ref).abs() / peak).max().item()
+    return _report(row, ours, ref, ((ours - ref).abs() / peak).max().item())
+
+
+def _rel_to_max(ours: torch.Tensor, ref: torch.Tensor, row: str = "") -> float:
+    """Largest error relative to the largest reference value."""
+    return _report(row, ours, ref, ((ours - ref).abs().max() / ref.abs().max()).item())
 
 
 # --------------------------------------------------------------------- kernel and stride scaling
@@ -71,6 +82,7 @@ def _rel_to_peak(ours: torch.Tensor, ref: torch.Tensor) -> float:
 def test_kernel_and_stride_scaling(fs):
     """Exact integers: the reference truncates int(L·(fs/fs_ref)), as the default does."""
     enc = SFIEncoder(8, SCALING["L"], SCALING["W"], SCALING["fs_ref"])
+    print(f"FIDELITY sfi kernel/stride {fs} Hz: audiopipe {enc.sizes(int(fs))}, reference {tuple(SCALING['sizes'][fs])}")
     assert list(enc.sizes(int(fs))) == SCALING["sizes"][fs]
 
 
@@ -90,7 +102,10 @@ def test_mgf_initialisation():
     equal to 1 float32 ulp (rtol 2e-7)."""
     bank = make_filters("mgf", 440, MGF_PARAMS)
     init = MGF["paper_bank_init"]
-    np.testing.assert_allclose(bank.mu.detach()[:: init["filter_step"]].numpy(), init["mus"], rtol=2e-7)
+    mu = bank.mu.detach()[:: init["filter_step"]]
+    _report("MGF init centre frequencies (rad/s)", mu, torch.tensor(init["mus"]),
+            ((mu - torch.tensor(init["mus"])).abs() / mu).max().item())
+    np.testing.assert_allclose(mu.numpy(), init["mus"], rtol=2e-7)
     np.testing.assert_allclose(bank.log_sigma2.detach()[0].item(), init["ln_sigma2s_first"], rtol=2e-7)
     assert bank.min_log_sigma2 == pytest.approx(MGF["params"]["min_ln_sigma2s"], rel=1e-12)
     ph = bank.phase.detach()
@@ -105,6 +120,8 @@ def test_mgf_frequency_response():
     fr = MGF["frequency_response"]
     with torch.no_grad():
         H = bank.frequency_response(torch.tensor(fr["omega"]))
+    ref = torch.complex(torch.tensor(fr["real"]), torch.tensor(fr["imag"]))
+    _rel_to_max(H, ref, "MGF frequency response")
     np.testing.assert_allclose(H.real.numpy(), fr["real"], atol=1e-6)
     np.testing.assert_allclose(H.imag.numpy(), fr["imag"], atol=1e-6)
 
@@ -121,7 +138,7 @@ def test_mgf_td_weights(fs):
     w = enc.weights(int(fs)).detach().flip(-1)
     assert w.shape[-1] == d["kernel_size"]
     ref = torch.tensor(d["weights_reversed"])
-    assert _rel_to_peak(w[:, :: d["tap_step"]], ref) < 2e-4
+    assert _rel_to_peak(w[:, :: d["tap_step"]], ref, f"MGF TD weights {fs} Hz") < 2e-4
     if int(fs) < 32000:  # filters above fs/2 are zero on both sides
         off = enc.filters.center_frequencies() > int(fs) / 2
         assert off.any() and torch.all(ref[off] == 0) and torch.all(w[off] == 0)
@@ -134,7 +151,7 @@ def test_mgf_td_paper_scale_is_reference_over_2pi_fs(fs):
     d = MGF["td"][fs]
     enc = _layer(SFIEncoder, "mgf", "td")
     w = enc.weights(int(fs)).detach().flip(-1)[:, :: d["tap_step"]] * (2 * math.pi * int(fs))
-    assert _rel_to_peak(w, torch.tensor(d["weights_reversed"])) < 2e-4
+    assert _rel_to_peak(w, torch.tensor(d["weights_reversed"]), f"MGF TD paper scale x 2 pi fs {fs} Hz") < 2e-4
 
 
 @pytest.mark.parametrize("fs", RATES)
@@ -147,7 +164,7 @@ def test_mgf_fd_weights(fs):
     enc = _layer(SFIEncoder, "mgf", "fd")
     w = enc.weights(int(fs)).detach().flip(-1)
     assert w.shape[-1] == d["kernel_size"]
-    assert _rel_to_peak(w[:, :: d["tap_step"]], torch.tensor(d["weights_reversed"])) < 1e-5
+    assert _rel_to_peak(w[:, :: d["tap_step"]], torch.tensor(d["weights_reversed"]), f"MGF FD weights {fs} Hz") < 1e-5
 
 
 @pytest.mark.parametrize("fs", ["16000", "32000"])
@@ -157,7 +174,8 @@ def test_mgf_fd_centred_grid_option_is_the_half_sample_shift(fs):
     d = MGF["fd"][fs]
     enc = _layer(SFIEncoder, "mgf", "fd", tap_grid="centred")
     w = enc.weights(int(fs)).detach()
-    assert _rel_to_peak(w.flip(-1)[:, :: d["tap_step"]], torch.tensor(d["weights_reversed"])) > 0.5
+    assert _rel_to_peak(w.flip(-1)[:, :: d["tap_step"]], torch.tensor(d["weights_reversed"]),
+                        f"MGF FD weights, tap_grid=centred option, {fs} Hz") > 0.5
     ref_enc = _layer(SFIEncoder, "mgf", "fd")
     f = torch.linspace(100.0, 0.4 * int(fs), 50)
     a = digital_response(w, int(fs), f, "centred")
@@ -172,6 +190,8 @@ def test_mpgtf_initialisation():
     of the paper's bank (440 filters, 96 centres; configs/model/sfi_convtasnet_td_mpgtf.yaml).
     Both round the float64 ERB spacing / linspace to float32: 1 ulp (rtol 2e-7, atol 1e-7)."""
     small = make_filters("mpgtf", 24, MPGTF_PARAMS)
+    ref_fc = torch.tensor(MPGTF["filters_fc"])
+    _report("MPGTF init centre frequencies (Hz)", small.fc, ref_fc, ((small.fc - ref_fc).abs() / ref_fc).max().item())
     np.testing.assert_allclose(small.fc.numpy(), MPGTF["filters_fc"], rtol=2e-7)
     np.testing.assert_allclose(small.phase.numpy(), MPGTF["filters_phase"], rtol=2e-7, atol=1e-7)
     paper = make_filters("mpgtf", 440, {"freq_range": (50.0, 16000.0), "n_center": 96, "trainable": True})
@@ -190,7 +210,7 @@ def test_mpgtf_impulse_response():
     ir = MPGTF["impulse_response"]
     h = bank.impulse_response(torch.tensor(ir["t"], dtype=torch.float64))[ir["filters"]]
     ref = torch.tensor(ir["h"], dtype=torch.float64)
-    assert ((h - ref).abs().max() / ref.abs().max()).item() < 1e-8
+    assert _rel_to_max(h, ref, "MPGTF impulse response") < 1e-8
 
 
 def test_mpgtf_frequency_response():
@@ -202,7 +222,8 @@ def test_mpgtf_frequency_response():
     assert fr["precision"] < 1e-8
     H = bank.frequency_response(2 * math.pi * torch.tensor(fr["f_hz"], dtype=torch.float64))[fr["filters"]]
     ref = torch.complex(torch.tensor(fr["real"], dtype=torch.float64), torch.tensor(fr["imag"], dtype=torch.float64))
-    assert ((H - ref).abs().amax(1) / ref.abs().amax(1)).max().item() < 1e-6
+    rel = ((H - ref).abs().amax(1) / ref.abs().amax(1)).max().item()
+    assert _report("MPGTF frequency response", H, ref, rel) < 1e-6
 
 
 @pytest.mark.parametrize("fs", RATES)
@@ -217,7 +238,7 @@ def test_mpgtf_td_weights(fs):
     w = enc.weights(int(fs)).detach().flip(-1)
     assert w.shape[-1] == d["kernel_size"]
     ref = torch.tensor(d["weights_reversed"])
-    assert _rel_to_peak(w[:: d["filter_step"], :: d["tap_step"]], ref) < 2e-6
+    assert _rel_to_peak(w[:: d["filter_step"], :: d["tap_step"]], ref, f"MPGTF TD weights {fs} Hz") < 2e-6
 
 
 def test_mpgtf_td_weights_paper_bank():
@@ -227,7 +248,7 @@ def test_mpgtf_td_weights_paper_bank():
     enc = SFIEncoder(440, 160, 80, 32000, "mpgtf", {"freq_range": (50.0, 16000.0), "n_center": 96,
                                                     "trainable": True}, design="td", weight_scale="reference")
     w = enc.weights(32000).detach().flip(-1)[:: pb["filter_step"], :: pb["tap_step"]]
-    assert _rel_to_peak(w, torch.tensor(pb["weights_reversed"])) < 2e-6
+    assert _rel_to_peak(w, torch.tensor(pb["weights_reversed"]), "MPGTF TD weights, paper bank, 32000 Hz") < 2e-6
 
 
 def test_mpgtf_analytic_gain_option():
@@ -283,12 +304,13 @@ def test_encoder_and_decoder_on_real_recordings(name, fixtures_dir):
     zref = torch.tensor(case["latent"])
     zs = case["latent_filter_step"]
     assert z.shape[-1] == zref.shape[-1]
-    assert ((z[0, ::zs] - zref).abs().max() / zref.abs().max()).item() < tol
+    assert _rel_to_max(z[0, ::zs], zref, f"encoder latent {name}") < tol
     yref = torch.tensor(case["output"])
     assert y.shape[-1] == case["output_length"]
-    assert ((y[0, 0, :: case["output_step"]] - yref).abs().max() / yref.abs().max()).item() < tol
+    assert _rel_to_max(y[0, 0, :: case["output_step"]], yref, f"decoder output {name}") < tol
     if name == "fd_mgf_speech_16000":  # the earlier synthesis with h(t) is far from the reference
         fwd = _layer(SFIDecoder, kind, design, decoder_gain="none", decoder_taps="forward", **kw)
         with torch.no_grad():
             y_fwd = fwd(torch.relu(z), fs)[..., pad: -pad]
-        assert ((y_fwd[0, 0, :: case["output_step"]] - yref).abs().max() / yref.abs().max()).item() > 0.5
+        assert _rel_to_max(y_fwd[0, 0, :: case["output_step"]], yref,
+                           "decoder output, decoder_taps=forward option, fd_mgf_speech_16000") > 0.5
