@@ -78,7 +78,8 @@ time-reversed kernel as the reference encoder, i.e. it synthesises with ``h_k(-t
 of analysing with ``h_k``); ``decoder_taps="reversed"`` (default) does the same.
 ``decoder_taps="forward"`` synthesises with ``h_k(t)`` (audiopipe's earlier choice: the analog
 synthesis ``∫ z(τ) h(t-τ) dτ`` with the filter as defined; for learnt modulated Gaussians it is
-the same family with ``φ → -φ``, for gammatones it swaps an anti-causal for a causal synthesis).
+the same family with ``φ → -φ``; for gammatones the reference's synthesis filters are
+anti-causal, the forward ones causal).
 A transposed convolution overlap-adds one kernel per frame. To make the output level
 independent of ``fs`` the decoder weights are multiplied by the stride ``S`` (in samples):
 the overlap-add ``Σ_m z_m · S · w[n - mS]`` is then the Riemann sum, with the fixed frame period
