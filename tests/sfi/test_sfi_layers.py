@@ -10,8 +10,8 @@ import torch
 
 from audiopipe.corpora.musdb import resample
 from audiopipe.io import read_audio
-from audiopipe.models.sfi import (SFIEncoder, digital_response, fd_weights, make_filters,
-                                  scaled_size, td_weights)
+from audiopipe.models.sfi import (SFIEncoder, default_grid, digital_response, fd_weights,
+                                  make_filters, scaled_size, td_weights)
 from audiopipe.models.sfi_convtasnet import SFIConvTasNet
 
 FREQS = torch.linspace(50.0, 3500.0, 300)
@@ -24,7 +24,7 @@ def _responses(kind: str, design: str, rates, **params):
     for fs in rates:
         k = scaled_size(160, fs, 32000)
         w = td_weights(fb, fs, k) if design == "td" else fd_weights(fb, fs, k)
-        out[fs] = digital_response(w, fs, FREQS, fb.support)
+        out[fs] = digital_response(w, fs, FREQS, default_grid(fb, design))
     return fb, out
 
 
@@ -54,12 +54,14 @@ def test_response_matches_analog_filter_td_and_fd():
     ha = fb.frequency_response(2 * math.pi * FREQS).to(torch.complex128)
     for fs in (32000, 48000):
         k = scaled_size(160, fs, 32000)
-        for w in (td_weights(fb, fs, k), fd_weights(fb, fs, k)):
-            d = digital_response(w, fs, FREQS, fb.support)
+        for design, w in (("td", td_weights(fb, fs, k)), ("fd", fd_weights(fb, fs, k))):
+            d = digital_response(w, fs, FREQS, default_grid(fb, design))
             assert (d - ha).abs().max().item() < 1e-4
-    td = digital_response(td_weights(fb, 8000, 40), 8000, FREQS, fb.support)
-    fd = digital_response(fd_weights(fb, 8000, 40), 8000, FREQS, fb.support)
-    assert (fd - ha).abs().max().item() < 0.01
+    td = digital_response(td_weights(fb, 8000, 40), 8000, FREQS, default_grid(fb, "td"))
+    fd = digital_response(fd_weights(fb, 8000, 40), 8000, FREQS, default_grid(fb, "fd"))
+    # 0.03 on the reference's integer tap grid (-19 ... 20 for K = 40); it was < 0.01 on the
+    # symmetric grid audiopipe used before the fidelity check (tap_grid="centred")
+    assert (fd - ha).abs().max().item() < 0.05
     assert (td - ha).abs().max().item() > 0.1
 
 
@@ -74,7 +76,8 @@ def test_reference_td_scaling_is_2pi_fs():
 
 def test_scaled_sizes_and_rounding():
     assert [scaled_size(160, fs, 32000) for fs in (8000, 16000, 32000, 48000)] == [40, 80, 160, 240]
-    assert scaled_size(160, 44100, 32000) == 221  # 220.5 rounds half up
+    assert scaled_size(160, 44100, 32000) == 220  # 220.5 truncated, as the reference code does
+    assert scaled_size(160, 44100, 32000, rounding="nearest") == 221  # the option rounds half up
     assert scaled_size(80, 44100, 32000) == 110  # 110.25
     with pytest.raises(ValueError, match="not an integer"):
         scaled_size(160, 44100, 32000, rounding="error")
@@ -82,11 +85,26 @@ def test_scaled_sizes_and_rounding():
 
 def test_nyquist_mask_switches_off_filters_above_half_rate():
     fb = make_filters("mgf", 32)
-    w = fd_weights(fb, 8000, 40)
+    w = fd_weights(fb, 8000, 40, nyquist_mask=True)
     above = fb.center_frequencies() > 4000
     assert above.any() and (~above).any()
     assert torch.all(w[above] == 0)
     assert torch.all(w[~above].abs().sum(1) > 0)
+
+
+def test_nyquist_mask_modes_of_the_layers():
+    """'reference' (default): TD filters above fs/2 are off below fs_ref only, FD filters never
+    (as the reference code); 'always' masks both designs at every rate; 'never' neither."""
+    def off(design, mode, fs):
+        torch.manual_seed(0)
+        enc = SFIEncoder(32, design=design, nyquist_mask=mode,
+                         filter_params={"freq_range": (50.0, 20000.0), "init_sigma_hz": 3000.0})
+        return bool((enc.weights(fs).abs().sum(1) == 0).any())
+
+    assert off("td", "reference", 8000) and not off("fd", "reference", 8000)
+    assert not off("td", "reference", 32000)  # the 20-kHz filter aliases, as in the reference
+    assert off("td", "always", 32000) and off("fd", "always", 8000)
+    assert not off("td", "never", 8000)
 
 
 def test_gammatone_bank_needs_even_size():

@@ -45,6 +45,16 @@ class SFIConvTasNet(nn.Module):
         Frequency samples of the FD design (paper/reference: 640).
     weight_scale : {"paper", "reference"}
         TD gain convention (see :mod:`audiopipe.models.sfi`).
+    rounding : {"floor", "nearest", "error"}
+        Kernel/stride scaling at other rates (reference: ``floor``, truncation).
+    tap_grid : str, optional
+        Tap-grid override (None: the reference's grid for the filters and design).
+    nyquist_mask : {"reference", "always", "never"}
+        Which filters above ``fs/2`` are switched off (reference: TD design below ``fs_ref``).
+    decoder_gain : {"stride", "none"}
+        Decoder taps times the stride (rate-independent level) or not (reference).
+    decoder_taps : {"reversed", "forward"}
+        Decoder synthesis with the time-reversed taps (reference) or in time order.
     norm, mask_act : str
         Separator normalisation and mask activation (paper: gLN, softmax).
 
@@ -58,11 +68,15 @@ class SFIConvTasNet(nn.Module):
                  H: int = 160, P: int = 3, X: int = 6, R: int = 2, fs_ref: float = 32000.0,
                  filters: str = "mgf", design: str = "fd", filter_params: dict | None = None,
                  n_freqs: int = 640, weight_scale: str = "paper", norm: str = "gLN",
-                 mask_act: str = "softmax") -> None:
+                 mask_act: str = "softmax", rounding: str = "floor", tap_grid: str | None = None,
+                 nyquist_mask: str = "reference", decoder_gain: str = "stride",
+                 decoder_taps: str = "reversed") -> None:
         super().__init__()
         common = dict(kernel_size=L, stride=stride, fs_ref=fs_ref, filters=filters,
                       filter_params=filter_params, design=design, n_freqs=n_freqs,
-                      weight_scale=weight_scale)
+                      weight_scale=weight_scale, rounding=rounding, tap_grid=tap_grid,
+                      nyquist_mask=nyquist_mask, decoder_gain=decoder_gain,
+                      decoder_taps=decoder_taps)
         self.n_src = n_src
         self.encoder = SFIEncoder(N, **common)
         self.separator = TemporalConvNet(n_src, N, B, H, P, X, R, norm=norm, causal=False,

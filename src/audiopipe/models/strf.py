@@ -2,7 +2,10 @@
 
 Source: Riad, Karadayi, Bachoud-Levi & Dupoux, "Learning spectro-temporal representations of
 complex sounds with parameterized neural networks", JASA 150(1), 2021, Eq. (1)-(2); reference
-implementation ``learnable-strf`` (README listing of ``STRFConv2d``, inspired by GaborNet).
+implementation ``bootphon/learnable-strf`` (commit ``047b1c1``, ``models.py`` ``STRFConv2d``, also
+listed in its README; inspired by GaborNet). ``tests/fidelity/test_strf.py`` checks the grid, the
+kernels, the initial distributions and the forward pass on a real log-Mel against values
+computed with that class (``docs/fidelity.md``).
 
 Each (output, input) channel pair owns four learnable parameters: ``sigma_f``, ``sigma_t``
 (Gaussian envelope widths along the frequency and time axes, in bins), ``omega`` (modulation
@@ -21,7 +24,9 @@ Seed quirks and what is done with them:
 * **Off-centre grid.** The seed samples ``linspace(-ceil(k/2) + 1, ceil(k/2), k)``: for an even
   ``k`` the grid is shifted by half a bin, for an odd ``k`` its step is ``k / (k - 1)`` rather than
   1 (e.g. ``k = 9``: -4 ... 5 in steps of 1.125). The paper's Gabor is centred, so the default
-  ``grid="centred"`` uses ``arange(k) - (k - 1) / 2``; ``grid="seed"`` reproduces the seed.
+  ``grid="centred"`` uses ``arange(k) - (k - 1) / 2``; ``grid="seed"`` reproduces the seed's
+  kernels bit for bit (the paper's text was not re-read in the fidelity check; the centred
+  default rests on the Gabor being a function centred on 0).
 * **Unused theta and psi.** The seed creates learnable ``theta`` (rotation) and ``psi`` (phase)
   but never uses them in the kernel (it computes a rotated grid and discards it), so they get no
   gradient. They are left out here.
