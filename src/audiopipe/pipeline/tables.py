@@ -225,9 +225,8 @@ def to_png(title: str, df, constants: dict, path: Path, spec, factors: list[str]
                 ax.set_xscale("log", base=2)
         else:
             labels, vals, errs, colors = [], [], [], []
-            shown = [f for f in factors if f != spec.panel and f not in constants]
             for _, r in rows.iterrows():
-                labels.append(", ".join(format_value(r[f]) for f in shown) or str(r["system"]))
+                labels.append(str(r["system"]))
                 vals.append(r[m]), errs.append(0 if _isnan(r[f"{m}_std"]) else r[f"{m}_std"]), colors.append("#4c72b0")
             for _, b in base.iterrows():
                 if not _isnan(b.get(m)):
