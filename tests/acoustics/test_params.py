@@ -126,16 +126,25 @@ def test_absorption_surface_conventions():
 
 
 def test_measured_dechorate_rirs(fixtures_dir):
-    """Real measured RIRs: peak-picked direct paths agree with the calibrated geometry."""
+    """Real measured RIRs: |h| peaks agree with the calibrated geometry; signed peaks stay in the window."""
     m = scipy.io.loadmat(fixtures_dir / "rir/dechorate/dechorate_room011111_src1_12mics_rirs.mat")
     fs, c = float(m["fs"].squeeze()), float(m["c"].squeeze())
     rirs, mics, src = m["rirs"][:, :, 0].T, m["mics"].T, m["src"][:, 0]
     t_direct = m["T_direct"][0]
-    peaks = np.array([P.direct_path_index(h) for h in rirs])
+    peaks = np.array([P.direct_path_index(h, direct_path="abs") for h in rirs])
     for i, j in [(0, 1), (2, 3), (0, 7), (4, 11)]:
         geo = P.tdoa(mics[[i, j]], src, c)
         assert geo == pytest.approx(t_direct[j] - t_direct[i], abs=1e-4)  # annotation
         assert (peaks[j] - peaks[i]) / fs == pytest.approx(geo, abs=3 / fs)  # measured peaks
+    # SAR-SSL's signed maximum (the default): the same sample where the pulse peaks positive; on
+    # the three inverted-polarity capsules (0, 1, 4) the positive lobe after the arrival,
+    # 0.26-0.42 ms late, still inside the +-2.5 ms direct-path window
+    signed = np.array([P.direct_path_index(h) for h in rirs])
+    inverted = rirs[np.arange(len(rirs)), peaks] < 0
+    assert np.flatnonzero(inverted).tolist() == [0, 1, 4]
+    assert np.array_equal(signed[~inverted], peaks[~inverted])
+    late = signed[inverted] / fs - t_direct[inverted]
+    assert np.all((late > 0.2e-3) & (late < 0.5e-3))
     t60 = np.array([P.t60_edc(h, fs)[0] for h in rirs])
     assert np.all((t60 > 0.05) & (t60 < 2.0))
     assert np.std(t60) / np.mean(t60) < 0.25  # one room: consistent across microphones

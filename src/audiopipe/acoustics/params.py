@@ -7,7 +7,13 @@ Source: SAR-SSL reference code (Audio-WestlakeU/SAR-SSL):
   the direct-path RIR, C50 with everything up to 50 ms after that peak as early energy, all on
   the reference (first) channel; ``ABS = 0.161 V / (T60 S)`` with ``S = 2 (LxLy + LyLz + LxLz)``.
 * ``code_v1/common/utils_room_acoustics.py`` (``cal_edc``, ``cal_rt60``, ``rt60_from_rirs``):
-  T60 from the Schroeder energy decay curve by the best of several line fits.
+  T60 from the Schroeder energy decay curve by the best of several line fits;
+  ``dpRIR_from_RIR``: the direct path of a measured RIR (which has no separate direct-path RIR)
+  is the window of +-2.5 ms around the *signed* maximum ``argmax h`` (see
+  :func:`direct_path_index`).
+
+The values are checked against the reference code on measured RIRs in
+``tests/fidelity/test_sar_ssl.py`` (``docs/fidelity.md``).
 
 Units are in the function names or docstrings: s, samples, dB.
 """
@@ -61,13 +67,62 @@ def _as_1d(rir, name="rir") -> np.ndarray:
     return x
 
 
-def direct_path_index(rir, dp_rir=None) -> int:
-    """Sample index of the direct path: argmax of the direct-path RIR (SAR-SSL), else of ``|rir|``."""
-    ref = _as_1d(dp_rir if dp_rir is not None else np.abs(np.asarray(rir, float)), "dp_rir")
-    return int(np.argmax(ref))
+#: How the direct-path sample of an RIR without a separate direct-path RIR is found.
+DIRECT_PATH_METHODS = ("signed", "abs")
 
 
-def drr_db(rir, fs: float, direct_index: int | None = None, window_ms: float = 2.5, eps: float = 1e-10) -> float:
+def direct_path_index(rir, dp_rir=None, direct_path: str = "signed") -> int:
+    """Sample index of the direct path of one RIR channel.
+
+    With a direct-path RIR ``dp_rir`` (simulated RIRs), the index is ``argmax dp_rir`` (SAR-SSL
+    ``AcousticScene.simulate``: ``np.argmax(dp_RIRs)``). Without one (measured RIRs) it is found
+    on the RIR itself:
+
+    * ``direct_path="signed"`` (default): ``argmax h``, the largest *positive* sample, as SAR-SSL's
+      ``dpRIR_from_RIR`` (``code_v1/common/utils_room_acoustics.py``), which every measured-RIR
+      set of the reference code uses. The paper does not say how the direct path of a measured
+      RIR is located, so the reference code is followed.
+    * ``direct_path="abs"``: ``argmax |h|``, the largest magnitude. It differs from ``"signed"``
+      whenever the largest excursion is negative, which is common in measured RIRs (a capsule or
+      loudspeaker of inverted polarity, or the negative lobe of a band-limited pulse): on the
+      dEchorate fixture (48 kHz) 3 of 12 capsules peak at -1, their signed maximum lies
+      0.25-0.46 ms after that negative peak (on the positive lobe that follows it), and DRR
+      moves by up to 0.26 dB, C50 by 0.03 dB at 16 kHz. The docstring used to claim that the
+      two coincide for a clean measurement; they do not. ``"abs"`` is kept as an option because
+      it is the usual peak picker outside SAR-SSL and always lands on the strongest arrival,
+      which is closer to the true arrival time for inverted-polarity channels.
+
+    Parameters
+    ----------
+    rir : array-like, shape (samples,)
+        One RIR channel (only used when ``dp_rir`` is None).
+    dp_rir : array-like, shape (samples',), optional
+        Direct-path RIR on the same time axis.
+    direct_path : {"signed", "abs"}
+        Peak picker for ``rir`` when ``dp_rir`` is None.
+
+    Returns
+    -------
+    int
+        Sample index.
+
+    Raises
+    ------
+    ValueError
+        Unknown ``direct_path``, or an empty / multi-channel input.
+    """
+    if dp_rir is not None:
+        return int(np.argmax(_as_1d(dp_rir, "dp_rir")))
+    h = _as_1d(rir)
+    if direct_path == "signed":
+        return int(np.argmax(h))
+    if direct_path == "abs":
+        return int(np.argmax(np.abs(h)))
+    raise ValueError(f"direct_path must be one of {DIRECT_PATH_METHODS}, got {direct_path!r}")
+
+
+def drr_db(rir, fs: float, direct_index: int | None = None, window_ms: float = 2.5, eps: float = 1e-10,
+           direct_path: str = "signed") -> float:
     """Direct-to-reverberant ratio in dB.
 
     ``DRR = 10 log10( sum_{|n - n_d| <= n_0} h[n]^2 / sum_{|n - n_d| > n_0} h[n]^2 )`` with
@@ -80,10 +135,14 @@ def drr_db(rir, fs: float, direct_index: int | None = None, window_ms: float = 2
     fs : float
         Sampling rate in Hz.
     direct_index : int, optional
-        Direct-path sample ``n_d`` (default: argmax of ``|rir|``; SAR-SSL takes the argmax of
-        the direct-path RIR, see :func:`direct_path_index`).
+        Direct-path sample ``n_d`` (default: :func:`direct_path_index` of ``rir`` with
+        ``direct_path``; pass the argmax of a direct-path RIR when there is one).
     window_ms : float
         Half-width of the direct-path window in ms.
+    eps : float
+        Regulariser of the ratio and the logarithm (SAR-SSL's ``eps``).
+    direct_path : {"signed", "abs"}
+        Peak picker when ``direct_index`` is None (see :func:`direct_path_index`).
 
     Returns
     -------
@@ -91,14 +150,15 @@ def drr_db(rir, fs: float, direct_index: int | None = None, window_ms: float = 2
         DRR in dB.
     """
     h = _as_1d(rir)
-    nd = direct_path_index(h) if direct_index is None else int(direct_index)
+    nd = direct_path_index(h, direct_path=direct_path) if direct_index is None else int(direct_index)
     n0 = int(fs * window_ms / 1000)
     n = np.arange(h.size)
     direct = np.abs(n - nd) <= n0
     return float(10 * np.log10(np.sum(h[direct] ** 2) / (np.sum(h[~direct] ** 2) + eps) + eps))
 
 
-def c50_db(rir, fs: float, direct_index: int | None = None, early_ms: float = 50.0, eps: float = 1e-10) -> float:
+def c50_db(rir, fs: float, direct_index: int | None = None, early_ms: float = 50.0, eps: float = 1e-10,
+           direct_path: str = "signed") -> float:
     """Clarity index C50 in dB: energy up to 50 ms after the direct path over the rest.
 
     ``C50 = 10 log10( sum_{n <= n_d + n_50} h[n]^2 / sum_{n > n_d + n_50} h[n]^2 )``,
@@ -110,9 +170,13 @@ def c50_db(rir, fs: float, direct_index: int | None = None, early_ms: float = 50
     fs : float
         Sampling rate in Hz.
     direct_index : int, optional
-        Direct-path sample (default: argmax of ``|rir|``).
+        Direct-path sample (default: :func:`direct_path_index` of ``rir`` with ``direct_path``).
     early_ms : float
         Early-energy limit after the direct path in ms (50 for C50, 80 for C80).
+    eps : float
+        Regulariser of the ratio and the logarithm.
+    direct_path : {"signed", "abs"}
+        Peak picker when ``direct_index`` is None (see :func:`direct_path_index`).
 
     Returns
     -------
@@ -120,7 +184,7 @@ def c50_db(rir, fs: float, direct_index: int | None = None, early_ms: float = 50
         C50 in dB.
     """
     h = _as_1d(rir)
-    nd = direct_path_index(h) if direct_index is None else int(direct_index)
+    nd = direct_path_index(h, direct_path=direct_path) if direct_index is None else int(direct_index)
     cut = nd + int(fs * early_ms / 1000)
     e = h ** 2
     return float(10 * np.log10(np.sum(e[:cut + 1]) / (np.sum(e[cut + 1:]) + eps) + eps))

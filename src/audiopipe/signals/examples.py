@@ -72,6 +72,11 @@ class SimulationConfig:
         Redraw when the EDC fit correlation ``|r|`` is below this (SAR-SSL: 0.5).
     max_redraws : int
         Redraws before the last example is kept (and flagged in its provenance).
+    direct_path : str
+        Direct-path peak picker of measured RIRs, which have no direct-path RIR: ``signed``
+        (``argmax h``, SAR-SSL's ``dpRIR_from_RIR``; default) or ``abs`` (``argmax |h|``); see
+        :func:`audiopipe.acoustics.params.direct_path_index`. Simulated sets use the argmax of the
+        simulated direct-path RIR and ignore it.
     """
 
     sampling_rate: int = 16000
@@ -91,6 +96,7 @@ class SimulationConfig:
     t60_tolerance_s: float = 0.05
     t60_min_fit_r: float = 0.5
     max_redraws: int = 10
+    direct_path: str = "signed"
 
 
 def add_noise(rng: np.random.Generator, cfg, reverberant: np.ndarray, direct: np.ndarray,

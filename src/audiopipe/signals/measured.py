@@ -16,14 +16,23 @@ first (so rooms with many microphones do not dominate) and adds generated diffus
 Labels (:func:`measured_labels`) are measured on the resampled pair with the functions of
 :mod:`audiopipe.acoustics.params`:
 
+* Direct path of each channel: a measured RIR has no separate direct-path RIR, so its direct
+  path is its peak, found by :func:`audiopipe.acoustics.params.direct_path_index`: by default the
+  signed maximum ``argmax h`` (``direct_path="signed"``), as SAR-SSL's ``dpRIR_from_RIR`` which
+  builds the direct-path RIR of every measured set of the reference code; ``direct_path="abs"``
+  takes ``argmax |h|``. They are different samples when the largest excursion is negative: on the
+  dEchorate fixture (48 kHz) 3 of 12 capsules peak at -1: their signed maximum lies 0.26-0.42 ms
+  after the annotated arrival, where ``argmax |h|`` lies within 0.04 ms of it.
 * TDOA: from the geometry (``tdoa_method="geometry"``) when the record gives microphone and
-  source positions, with the record's ``speed_of_sound`` when it has one; otherwise from the
-  direct-path peaks (``tdoa_method="peaks"``): ``(argmax|h_2| - argmax|h_1|) / fs``, whole samples
-  (coarse: on the dEchorate fixture at 16 kHz it misses the geometric TDOA of 4-cm pairs by up to
-  1.8 samples, because a measured direct-path pulse does not peak exactly at its arrival time).
-* DRR and C50 on the first channel around its peak ``argmax|h_1|`` (a measured RIR has no separate
-  direct-path RIR; SAR-SSL takes the peak of the direct-path RIR, which is the same sample for a
-  clean measurement).
+  source positions, with the record's ``speed_of_sound`` when it has one (as SAR-SSL's measured
+  sets, which all have positions); otherwise audiopipe's own fallback, from the arrival peaks
+  (``tdoa_method="peaks"``): ``(argmax|h_2| - argmax|h_1|) / fs``, whole samples. The arrival
+  peak is ``argmax |h|`` whatever ``direct_path`` says: the signed maximum of an
+  inverted-polarity capsule lies several samples after its arrival (on the dEchorate fixture at
+  16 kHz it gives TDOAs of up to 8 samples for 4-cm pairs, whose true TDOA is at most 1.85), while
+  ``argmax |h|`` misses the geometric TDOA by at most 1.8 samples there.
+* DRR and C50 on the first channel around its direct-path sample (SAR-SSL
+  ``AcousticScene.simulate`` with ``dpRIR_from_RIR``).
 * T60: mean over the two channels of :func:`audiopipe.acoustics.params.t60_edc`.
 * Absorption: Sabine's formula with the measured T60 and the room size (the record's, else the
   set's ``room_size``).
@@ -32,7 +41,7 @@ The corpus' own T60/DRR annotations and annotated direct-path times, when presen
 provenance (``annotated``), never into the labels.
 
 Direct-path signal (the SNR reference): each channel's RIR restricted to ``+-drr_window_ms``
-around its peak, convolved with the speech.
+around its direct-path sample (SAR-SSL ``dpRIR_from_RIR``), convolved with the speech.
 
 Determinism: example ``i`` of set ``s`` uses ``numpy.random.default_rng(stable_seed(seed, s, i))``,
 so an example does not depend on how the set is sharded.
@@ -47,7 +56,7 @@ from fractions import Fraction
 import numpy as np
 import scipy.signal
 
-from audiopipe.acoustics.params import absorption_sabine, c50_db, drr_db, t60_edc, tdoa
+from audiopipe.acoustics.params import absorption_sabine, c50_db, direct_path_index, drr_db, t60_edc, tdoa
 from audiopipe.corpora._base import load_rir, mic_pairs
 from audiopipe.io import stable_seed
 from audiopipe.signals.examples import SimulationConfig, add_noise, shard_range, stack_examples
@@ -166,7 +175,7 @@ def load_pair(entry: PairEntry, fs: int) -> tuple[np.ndarray, dict]:
 
 def measured_labels(rir: np.ndarray, fs: float, *, mic_pos=None, src_pos=None, room_size=None,
                     sound_speed: float = 343.0, drr_window_ms: float = 2.5, early_ms: float = 50.0,
-                    absorption_surface: str = "total") -> dict:
+                    absorption_surface: str = "total", direct_path: str = "signed") -> dict:
     """SAR-SSL labels of a measured two-microphone RIR.
 
     Parameters
@@ -187,29 +196,36 @@ def measured_labels(rir: np.ndarray, fs: float, *, mic_pos=None, src_pos=None, r
     drr_window_ms, early_ms : float
         DRR half-window and C50 early limit in ms.
     absorption_surface : {"total", "half"}
+    direct_path : {"signed", "abs"}
+        Direct-path peak picker (:func:`audiopipe.acoustics.params.direct_path_index`; SAR-SSL:
+        ``"signed"``).
 
     Returns
     -------
     dict
         ``tdoa_s``, ``tdoa_samples``, ``tdoa_method`` (``geometry`` or ``peaks``), ``drr_db``,
-        ``c50_db``, ``t60_s``, ``t60_fit_r``, ``absorption``, ``direct_index`` (samples, per channel).
+        ``c50_db``, ``t60_s``, ``t60_fit_r``, ``absorption``, ``direct_index`` (direct-path sample
+        of each channel by ``direct_path``: the DRR/C50 reference and the centre of the
+        direct-path part), ``arrival_index`` (``argmax |h|`` of each channel, for the TDOA from
+        peaks).
 
     Raises
     ------
     ValueError
-        If ``rir`` is not ``(2, samples)`` or a channel is all zeros.
+        If ``rir`` is not ``(2, samples)``, a channel is all zeros or ``direct_path`` is unknown.
     """
     rir = np.asarray(rir, np.float64)
     if rir.ndim != 2 or rir.shape[0] != 2:
         raise ValueError(f"rir must have shape (2, samples), got {rir.shape}")
     if not np.all(np.any(rir != 0, axis=1)):
         raise ValueError("a measured RIR channel is all zeros")
-    peaks = np.argmax(np.abs(rir), axis=1)
+    peaks = np.array([direct_path_index(ch, direct_path=direct_path) for ch in rir])
+    arrivals = np.array([direct_path_index(ch, direct_path="abs") for ch in rir])
     if mic_pos is not None and src_pos is not None:
         tdoa_s, tdoa_n = tdoa(mic_pos, src_pos, sound_speed, fs)
         method = "geometry"
     else:
-        tdoa_n = float(peaks[1] - peaks[0])
+        tdoa_n = float(arrivals[1] - arrivals[0])
         tdoa_s, method = tdoa_n / fs, "peaks"
     t60s, rs = zip(*(t60_edc(ch, fs) for ch in rir))
     t60 = float(np.mean(t60s))
@@ -224,11 +240,16 @@ def measured_labels(rir: np.ndarray, fs: float, *, mic_pos=None, src_pos=None, r
         "t60_fit_r": float(np.mean(rs)),
         "absorption": absorption_sabine(room_size, t60, absorption_surface) if ok else float("nan"),
         "direct_index": [int(p) for p in peaks],
+        "arrival_index": [int(p) for p in arrivals],
     }
 
 
 def direct_part(rir: np.ndarray, peaks, fs: float, window_ms: float) -> np.ndarray:
-    """Each channel of ``rir`` (channels, samples) kept within ``+-window_ms`` of its peak, zero elsewhere."""
+    """Each channel of ``rir`` (channels, samples) kept within ``+-window_ms`` of its peak, zero elsewhere.
+
+    With ``peaks`` the signed maxima this is SAR-SSL's ``dpRIR_from_RIR`` (samples
+    ``n_d - n_0 .. n_d + n_0``, ``n_0 = int(fs * window_ms / 1000)``).
+    """
     n0 = int(fs * window_ms / 1000)
     out = np.zeros_like(rir)
     for c, p in enumerate(peaks):
@@ -291,7 +312,8 @@ def make_measured_example(rng: np.random.Generator, entries: list[list[PairEntry
     c = info["sound_speed"] or float(default_sound_speed)
     labels = measured_labels(rir, fs, mic_pos=info["mic_positions"], src_pos=info["source_position"],
                              room_size=room_size, sound_speed=c, drr_window_ms=cfg.drr_window_ms,
-                             early_ms=cfg.c50_early_ms, absorption_surface=cfg.absorption_surface)
+                             early_ms=cfg.c50_early_ms, absorption_surface=cfg.absorption_surface,
+                             direct_path=cfg.direct_path)
     dp = direct_part(rir, labels["direct_index"], fs, cfg.drr_window_ms)
     speech, sp_prov = speech_excerpt(rng, records, n_samples, fs, cache=cache)
     reverberant, direct = convolve_rirs(speech, rir.astype(np.float32), dp.astype(np.float32))
@@ -315,6 +337,7 @@ def make_measured_example(rng: np.random.Generator, entries: list[list[PairEntry
         },
         "tdoa_method": labels["tdoa_method"],
         "direct_index": labels["direct_index"],
+        "arrival_index": labels["arrival_index"],
         "t60_fit_r": round(float(labels["t60_fit_r"]), 6),
         "annotated": info["annotated"],
         "noise": {"type": cfg.noise_type, "field": cfg.noise_field, "snr_db": round(snr, 4)},
