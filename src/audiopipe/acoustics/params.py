@@ -121,7 +121,7 @@ def direct_path_index(rir, dp_rir=None, direct_path: str = "signed") -> int:
     raise ValueError(f"direct_path must be one of {DIRECT_PATH_METHODS}, got {direct_path!r}")
 
 
-def drr_db(rir, fs: float, direct_index: int | None = None, window_ms: float = 2.5, eps: float = 1e-10,
+def drr_db(rir, fs: float, direct_index: int | None = None, window_ms: float = 2.5, eps: float = 1e-8,
            direct_path: str = "signed") -> float:
     """Direct-to-reverberant ratio in dB.
 
@@ -140,7 +140,8 @@ def drr_db(rir, fs: float, direct_index: int | None = None, window_ms: float = 2
     window_ms : float
         Half-width of the direct-path window in ms.
     eps : float
-        Regulariser of the ratio and the logarithm (SAR-SSL's ``eps``).
+        Regulariser of the ratio and the logarithm (1e-8: the ``eps`` of SAR-SSL's
+        ``AcousticScene.simulate``).
     direct_path : {"signed", "abs"}
         Peak picker when ``direct_index`` is None (see :func:`direct_path_index`).
 
@@ -157,7 +158,7 @@ def drr_db(rir, fs: float, direct_index: int | None = None, window_ms: float = 2
     return float(10 * np.log10(np.sum(h[direct] ** 2) / (np.sum(h[~direct] ** 2) + eps) + eps))
 
 
-def c50_db(rir, fs: float, direct_index: int | None = None, early_ms: float = 50.0, eps: float = 1e-10,
+def c50_db(rir, fs: float, direct_index: int | None = None, early_ms: float = 50.0, eps: float = 1e-8,
            direct_path: str = "signed") -> float:
     """Clarity index C50 in dB: energy up to 50 ms after the direct path over the rest.
 
@@ -174,7 +175,7 @@ def c50_db(rir, fs: float, direct_index: int | None = None, early_ms: float = 50
     early_ms : float
         Early-energy limit after the direct path in ms (50 for C50, 80 for C80).
     eps : float
-        Regulariser of the ratio and the logarithm.
+        Regulariser of the ratio and the logarithm (1e-8, as SAR-SSL's ``AcousticScene.simulate``).
     direct_path : {"signed", "abs"}
         Peak picker when ``direct_index`` is None (see :func:`direct_path_index`).
 
