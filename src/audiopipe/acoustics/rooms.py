@@ -5,8 +5,9 @@ Source: SAR-SSL reference code (Audio-WestlakeU/SAR-SSL), ``code_v1/dataset.py``
 ``dualch_array_setup`` named tuple) and ``code_v1/common/utils_room_acoustics.py``
 (``rt60_with_sabine``). Room sizes, T60 range, per-wall absorption weights U(0.5, 1), the
 two-microphone array (spacing 0.1 m x U(0.3, 2) = 0.03-0.20 m, random azimuth), the array
-position as a fraction of the room and the source distances follow that code; every range is a
-parameter (``params.yaml`` key ``sar_ssl.data.room``).
+position as a fraction of the room and the source region follow that code; every range is a
+parameter (``params.yaml`` key ``sar_ssl.data.room``). ``tests/fidelity/test_sar_ssl.py`` checks the
+formulas against the reference code and the sampled distributions against its statistics.
 
 Wall order everywhere in audiopipe's acoustics: ``[x=0, x=Lx, y=0, y=Ly, z=0, z=Lz]`` (gpuRIR's
 order, used by SAR-SSL). Absorption coefficients are *energy* absorption coefficients
@@ -47,6 +48,9 @@ class RoomConfig:
         Speed of sound in m/s.
     max_tries : int
         Rejection-sampling budget before :class:`RoomSamplingError`.
+    source_placement : {"sar_ssl", "uniform"}
+        Source region (see :func:`place_array_and_source`): ``sar_ssl`` (default) the box of
+        SAR-SSL's ``genTrajectory``, ``uniform`` the whole room less ``min_src_wall_dist``.
     """
 
     size_min: list = field(default_factory=lambda: [3.0, 3.0, 2.5])
@@ -60,6 +64,7 @@ class RoomConfig:
     min_src_array_dist: float = 0.3
     sound_speed: float = 343.0
     max_tries: int = 1000
+    source_placement: str = "sar_ssl"
 
     @classmethod
     def from_dict(cls, d: dict | None) -> "RoomConfig":
@@ -216,6 +221,55 @@ def sample_room_acoustics(rng: np.random.Generator, cfg: RoomConfig) -> tuple[np
     )
 
 
+SOURCE_PLACEMENTS = ("sar_ssl", "uniform")
+
+
+def source_box(array_pos, azimuth_deg: float, dims, min_src_wall_dist: float,
+               min_src_array_dist: float) -> tuple[np.ndarray, np.ndarray]:
+    """The box SAR-SSL draws a static source from (``genTrajectory``, ``planar_linear`` arrays).
+
+    The array's orientation vector ``orV = R(azimuth) [0, 1, 0] = [-sin az, cos az, 0]`` (the
+    broadside of the two-microphone array) decides the box: the room less ``min_src_wall_dist``
+    from every wall, then, on every axis where ``orV`` is non-zero, the lower bound is moved to the
+    array centre plus ``min_src_array_dist |orV_i|`` when ``sum(orV) > 0``, else the upper bound to
+    the array centre minus ``min_src_array_dist |orV_i|``. For a rotated array both x and y are
+    restricted with the same sign, so the source lies in the quadrant ``(+x, +y)`` or
+    ``(-x, -y)`` of the array centre, not in the half-space in front of the broadside that the
+    reference code's comment describes; the reference code is followed here. Its corner nearest
+    the array centre lies ``min_src_array_dist`` from it in the x-y plane.
+
+    Parameters
+    ----------
+    array_pos : array-like, shape (3,)
+        Array centre in m.
+    azimuth_deg : float
+        Array rotation about z in degrees (SAR-SSL ``mic_rotate``).
+    dims : array-like, shape (3,)
+        Room size in m.
+    min_src_wall_dist, min_src_array_dist : float
+        Distances in m.
+
+    Returns
+    -------
+    lo, hi : numpy.ndarray, shape (3,)
+        Box corners in m (``lo > hi`` on an axis when the box is empty).
+    """
+    a = np.deg2rad(float(azimuth_deg))
+    rot = np.array([[np.cos(a), -np.sin(a), 0.0], [np.sin(a), np.cos(a), 0.0], [0.0, 0.0, 1.0]])
+    orv = rot @ np.array([0.0, 1.0, 0.0])
+    array_pos = np.asarray(array_pos, float)
+    lo = np.full(3, float(min_src_wall_dist))
+    hi = np.asarray(dims, float) - float(min_src_wall_dist)
+    nz = np.nonzero(orv)
+    if np.sum(orv) > 0:
+        lo[nz] = array_pos[nz]
+        lo += min_src_array_dist * np.abs(orv)
+    else:
+        hi[nz] = array_pos[nz]
+        hi -= min_src_array_dist * np.abs(orv)
+    return lo, hi
+
+
 def place_array_and_source(
     rng: np.random.Generator,
     cfg: RoomConfig,
@@ -227,18 +281,30 @@ def place_array_and_source(
     """Place the two-microphone array and the source in a room (SAR-SSL ``getRandomScene``).
 
     The array centre is drawn at ``U(array_pos_min, array_pos_max) * dims``, the spacing from
-    ``mic_spacing_range`` and the azimuth from U(0, 360) degrees (array axis in the x-y plane).
-    The source is drawn uniformly in the room shrunk by ``min_src_wall_dist`` and redrawn until
-    it is at least ``min_src_array_dist`` from the array centre. (SAR-SSL further restricts the
-    source to the half-space in front of the array's broadside, which only removes the
-    front-back mirror; TDOA is symmetric about the array axis, so audiopipe does not.)
+    ``mic_spacing_range`` (SAR-SSL: 0.1 m x U(0.3, 2)) and the azimuth from U(0, 360) degrees
+    (array axis in the x-y plane; microphone 1 at ``-d/2 (cos az, sin az, 0)`` from the centre).
+    The source (``cfg.source_placement``):
+
+    * ``"sar_ssl"`` (default): uniform in :func:`source_box`, SAR-SSL's ``genTrajectory``
+      (``code_v1/dataset.py``; the paper does not describe the placement, so the reference code
+      is followed). It has no rejection step: the box keeps the source at least
+      ``min_src_array_dist`` from the array centre.
+    * ``"uniform"``: uniform in the room shrunk by ``min_src_wall_dist``, redrawn until it is at
+      least ``min_src_array_dist`` from the array centre. Every direction around the array is
+      equally likely, so the TDOA labels cover both signs evenly for every azimuth, which the
+      quadrant box of the reference does not (it skews the TDOA distribution for a given array
+      orientation); kept for that reason.
 
     Raises
     ------
     RoomSamplingError
-        When no valid source position is found in ``cfg.max_tries`` draws, or a microphone
-        falls outside the room.
+        When no valid source position is found in ``cfg.max_tries`` draws, the source box is empty,
+        or a microphone falls outside the room.
+    ValueError
+        Unknown ``cfg.source_placement``.
     """
+    if cfg.source_placement not in SOURCE_PLACEMENTS:
+        raise ValueError(f"source_placement must be one of {SOURCE_PLACEMENTS}, got {cfg.source_placement!r}")
     array_pos = (np.asarray(cfg.array_pos_min) + rng.random(3)
                  * (np.asarray(cfg.array_pos_max) - np.asarray(cfg.array_pos_min))) * dims
     d = float(cfg.mic_spacing_range[0] + rng.random() * (cfg.mic_spacing_range[1] - cfg.mic_spacing_range[0]))
@@ -248,12 +314,20 @@ def place_array_and_source(
     if np.any(mic_pos <= 0) or np.any(mic_pos >= dims):
         raise RoomSamplingError(f"microphone outside room {dims.tolist()}: {mic_pos.tolist()}")
     m = cfg.min_src_wall_dist
-    for _ in range(cfg.max_tries):
-        src = m + rng.random(3) * (dims - 2 * m)
-        if np.linalg.norm(src - array_pos) >= cfg.min_src_array_dist:
-            break
+    if cfg.source_placement == "sar_ssl":
+        lo, hi = source_box(array_pos, az, dims, m, cfg.min_src_array_dist)
+        if np.any(lo > hi):
+            raise RoomSamplingError(f"empty source box {lo.tolist()}-{hi.tolist()} in room {dims.tolist()} "
+                                    f"(array at {array_pos.tolist()}, azimuth {az:.1f} deg): the array is closer "
+                                    "to a wall than min_src_wall_dist + min_src_array_dist")
+        src = lo + rng.random(3) * (hi - lo)
     else:
-        raise RoomSamplingError(f"no source position in room {dims.tolist()} after {cfg.max_tries} draws")
+        for _ in range(cfg.max_tries):
+            src = m + rng.random(3) * (dims - 2 * m)
+            if np.linalg.norm(src - array_pos) >= cfg.min_src_array_dist:
+                break
+        else:
+            raise RoomSamplingError(f"no source position in room {dims.tolist()} after {cfg.max_tries} draws")
     return Room(dims=dims, t60=t60, abs_weights=weights, alpha=alpha, beta=np.sqrt(1.0 - alpha),
                 mic_pos=mic_pos, src_pos=src, array_pos=array_pos, mic_spacing=d,
                 azimuth_deg=az, sound_speed=cfg.sound_speed)
