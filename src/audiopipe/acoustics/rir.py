@@ -5,14 +5,15 @@
   As gpuRIR does for SAR-SSL (Diaz-Guerra et al., "gpuRIR", Multimed. Tools Appl. 2021, sec. 3.3),
   image sources are summed until the RIR has decayed ``ism_decay_db`` (12 dB, i.e.
   ``Tdiff = 12/60 T60``) and the rest, up to ``max_decay_db`` (40 dB, ``Tmax = 40/60 T60``), is a
-  diffuse tail: Gaussian noise under an exponential envelope that decays 60 dB per T60, its level
-  matched to the energy of the image-source part in ``[Tdiff/2, Tdiff)`` (``tail_decay="sabine"``,
-  gpuRIR's model), or — the default — with the envelope of the image sources' own energy
-  decay (``tail_decay="ism"``, see :func:`ism_rirs`), which keeps T60 within 10 % of the full
-  image-source model. Unlike gpuRIR, both times are counted from the direct-path arrival (so a
-  distant source keeps its early reflections); the tail is independent per microphone (gpuRIR's
-  is too). A 10 Hz zero-phase high-pass removes the DC build-up of the image sources, as in
-  pyroomacoustics.
+  diffuse tail: noise under an exponential envelope. ``tail_decay="sabine"`` is gpuRIR's model
+  (``envPred_kernel`` / ``diffRev_kernel`` of ``src/gpuRIR_cuda.cu``, see
+  :func:`sabine_tail_envelope`): unit-variance logistic noise, power decaying 60 dB per T60 from
+  the mean power of the last 10 ms of the image-source part, assigned to the centre of that
+  window. ``tail_decay="ism"`` — the default of this module — follows the image sources' own
+  energy decay (see :func:`ism_rirs`), which keeps T60 within 10 % of the full image-source model.
+  Unlike gpuRIR, both times are counted from the direct-path arrival (so a distant source keeps
+  its early reflections); the tail is independent per microphone (gpuRIR's is too). A 10 Hz
+  zero-phase high-pass removes the DC build-up of the image sources, as in pyroomacoustics.
 * ``pyroomacoustics`` — pyroomacoustics' full image-source model (``ShoeBox`` with
   ``max_order`` from ``pyroomacoustics.inverse_sabine``): the slow reference.
 * ``gpurir`` — gpuRIR's ``simulateRIR`` called exactly as SAR-SSL does
@@ -149,6 +150,7 @@ def ism_rirs(
     hpf_hz: float = 10.0,
     tail_decay: str = "ism",
     fit_decay_db: float = 30.0,
+    sabine_window_ms: float | None = 10.0,
 ) -> list[np.ndarray]:
     """Simulate RIRs of several rooms at once with the batched torch image-source method.
 
@@ -184,8 +186,8 @@ def ism_rirs(
         ``|H(f)|^2 = r / (1 + r)``, ``r = (f / f_c)^4``, in the frequency domain (torch, so it
         runs on the device), before the tail level is fitted.
     tail_decay : {"ism", "sabine"}
-        Envelope of the diffuse tail. ``"sabine"``: decays 60 dB per target T60 from the level
-        of the image-source part in ``[Tdiff/2, Tdiff)`` (gpuRIR's model, hence SAR-SSL's).
+        Envelope of the diffuse tail. ``"sabine"``: gpuRIR's model, hence SAR-SSL's
+        (:func:`sabine_tail_envelope`; logistic noise).
         ``"ism"`` (default): the tail's energy envelope is the image sources' own energy
         histogram (``sum beta^2k / (4 pi d)^2`` per 24th of the window, interpolated in dB)
         from ``Tdiff`` to the ``fit_decay_db`` time, and past it the least-squares line through
@@ -195,6 +197,11 @@ def ism_rirs(
         slower and slower). Only phases are random.
     fit_decay_db : float
         End of the energy fit for ``tail_decay="ism"``, in dB of Sabine decay (30 dB).
+    sabine_window_ms : float or None
+        Level window of ``tail_decay="sabine"``: the last ``sabine_window_ms`` of the
+        image-source part (10 ms: gpuRIR's ``w_sz``). ``None`` matches the energy of the whole
+        second half ``[Tdiff/2, Tdiff)`` instead (audiopipe's earlier rule, a lower-variance
+        level estimate than 10 ms of a sparse image-source part; kept for that reason).
 
     Returns
     -------
@@ -254,7 +261,8 @@ def ism_rirs(
         if hpf_hz > 0:
             h = highpass_zero_phase(h, fs, hpf_hz)
         if diffuse_tail and t_max > t_diff:
-            h = _add_diffuse_tail(h, t_dir, t_diff, t_max, t60, fs, gen, tail_fit)
+            h = _add_diffuse_tail(h, t_dir, t_diff, t_max, t60, fs, gen, tail_fit,
+                                  sabine_window_ms if tail_decay == "sabine" else None)
         rir = h.to(torch.float32).cpu().numpy()
         check_rir(rir, f"ism backend, room {k}: dims {np.round(rooms[k].dims, 3).tolist()}, T60 {t60:.3f} s")
         out.append(rir)
@@ -324,16 +332,80 @@ def _fit_image_energy(rel_t: torch.Tensor, energy: torch.Tensor, mic_idx: torch.
     return out
 
 
-def _add_diffuse_tail(h: torch.Tensor, t_dir: np.ndarray, t_diff: float, t_max: float, t60: float,
-                      fs: int, gen: torch.Generator, tail_fit=None) -> torch.Tensor:
-    """Add Gaussian noise under an exponential envelope from ``t_dir + t_diff`` to ``t_dir + t_max``.
+#: gpuRIR's ``-13.8155 = ln(10^-6)``: power decay exponent per T60 (60 dB)
+_LN_1E6 = 6.0 * _LN10
 
-    With ``tail_fit[m] = (a, b)`` the energy per second is ``10^((a + b t) / 10)``; otherwise the
-    envelope decays 60 dB per T60 from the level of the image-source part in ``[Tdiff/2, Tdiff)``.
+
+def sabine_tail_envelope(h_early, fs: float, t60: float, n_start: int, n_stop: int, n_direct: float,
+                         window_ms: float = 10.0) -> np.ndarray:
+    """Amplitude envelope of gpuRIR's diffuse tail for samples ``n_start .. n_stop - 1``.
+
+    gpuRIR ``envPred_kernel`` (``src/gpuRIR_cuda.cu``): over the window
+    ``[w_start, n_start)`` with ``w_start = ceil(max(n_start - w_sz, n_direct))``,
+    ``w_sz = window_ms fs / 1000``, the mean power ``P`` of the image-source part is assigned to
+    the window centre ``w_c = w_start + (n_start - w_start) / 2``; the tail power is
+    ``P exp(-ln(10^6) (n - w_c) / (T60 fs))`` (60 dB per T60) and ``diffRev_kernel`` multiplies
+    its square root by unit-variance logistic noise. gpuRIR takes the T60 of the walls by Sabine's
+    formula; :func:`audiopipe.acoustics.rooms.sabine_absorption` makes that the target T60.
+
+    Parameters
+    ----------
+    h_early : array-like, shape (samples,)
+        The image-source part (at least ``n_start`` samples; later samples are ignored).
+    fs : float
+        Sampling rate in Hz.
+    t60 : float
+        Reverberation time in s.
+    n_start, n_stop : int
+        First and one-past-last tail sample.
+    n_direct : float
+        Direct-path delay in (fractional) samples (gpuRIR ``tau_dp``); the window never starts
+        before it.
+    window_ms : float
+        Level window in ms (gpuRIR: 10).
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_stop - n_start,), float64
+        Amplitude envelope (zeros when the window is empty or silent).
+    """
+    h = np.asarray(h_early, dtype=np.float64)
+    n_start, n_stop = int(n_start), int(n_stop)
+    w_start = int(math.ceil(max(n_start - window_ms * 1e-3 * fs, float(n_direct))))
+    if w_start >= n_start or n_stop <= n_start:
+        return np.zeros(max(n_stop - n_start, 0))
+    w_center = w_start + (n_start - w_start) / 2.0
+    power = float(np.mean(h[w_start:n_start] ** 2))
+    n = np.arange(n_start, n_stop, dtype=np.float64)
+    return np.sqrt(power * np.exp(-_LN_1E6 * (n - w_center) / (t60 * fs)))
+
+
+def logistic_from_uniform(u: torch.Tensor) -> torch.Tensor:
+    """gpuRIR's ``diffRev_kernel`` noise: ``sqrt(3)/pi ln(u / (1 - u + 1e-6))`` (unit-variance logistic for u ~ U(0, 1))."""
+    return (math.sqrt(3.0) / math.pi) * torch.log(u / (1.0 - u + 1e-6))
+
+
+def logistic_noise(shape, gen: torch.Generator) -> torch.Tensor:
+    """Unit-variance logistic noise (float64) from ``gen``, as gpuRIR's diffuse tail."""
+    return logistic_from_uniform(torch.rand(shape, generator=gen, dtype=torch.float64).clamp_(1e-12, 1.0))
+
+
+def _add_diffuse_tail(h: torch.Tensor, t_dir: np.ndarray, t_diff: float, t_max: float, t60: float,
+                      fs: int, gen: torch.Generator, tail_fit=None, sabine_window_ms: float | None = None) -> torch.Tensor:
+    """Add noise under an exponential envelope from ``t_dir + t_diff`` to ``t_dir + t_max``.
+
+    With ``tail_fit[m]`` (``tail_decay="ism"``) the energy per second follows the image-source
+    histogram, Gaussian noise. Otherwise the envelope decays 60 dB per T60: with
+    ``sabine_window_ms`` from the mean power of that last stretch of the image-source part
+    (:func:`sabine_tail_envelope`, gpuRIR) with logistic noise; with None from the energy of the
+    image-source part in ``[Tdiff/2, Tdiff)``, Gaussian noise.
     """
     m_count, n_samples = h.shape
     t = torch.arange(n_samples, dtype=h.dtype, device=h.device) / fs
-    noise = torch.randn(m_count, n_samples, generator=gen, dtype=torch.float32).to(h.device, h.dtype)
+    if sabine_window_ms is None:
+        noise = torch.randn(m_count, n_samples, generator=gen, dtype=torch.float32).to(h.device, h.dtype)
+    else:
+        noise = logistic_noise((m_count, n_samples), gen).to(h.device, h.dtype)
     h = h.clone()
     for m in range(m_count):
         rel = t - float(t_dir[m])
@@ -344,6 +416,15 @@ def _add_diffuse_tail(h: torch.Tensor, t_dir: np.ndarray, t_diff: float, t_max: 
             level = np.where(r <= fit["t"][-1], np.interp(r, fit["t"], fit["level_db"]), fit["a"] + fit["b"] * r)
             env = torch.as_tensor(np.sqrt(10.0 ** (level / 10.0) / fs), dtype=h.dtype, device=h.device)
             h[m] = h[m] + torch.where(tail, env * noise[m], torch.zeros_like(env))
+            continue
+        if sabine_window_ms is not None:
+            idx = torch.nonzero(tail).flatten()
+            if idx.numel() == 0:
+                continue
+            n0, n1 = int(idx[0]), int(idx[-1]) + 1
+            env = sabine_tail_envelope(h[m, :n0].cpu().numpy(), fs, t60, n0, n1, float(t_dir[m]) * fs,
+                                       sabine_window_ms)
+            h[m, n0:n1] = h[m, n0:n1] + torch.as_tensor(env, dtype=h.dtype, device=h.device) * noise[m, n0:n1]
             continue
         env = torch.exp(-3.0 * _LN10 * rel / t60)  # amplitude: -60 dB at rel = T60
         fit = (rel >= 0.5 * t_diff) & (rel < t_diff)
@@ -480,6 +561,7 @@ def simulate_rir(
     retries: int = 2,
     tail_decay: str = "ism",
     fit_decay_db: float = 30.0,
+    sabine_window_ms: float | None = 10.0,
 ) -> np.ndarray:
     """Simulate the RIR of ``room`` with one backend (see the module docstring).
 
@@ -499,6 +581,8 @@ def simulate_rir(
         Tail envelope of the ``ism`` backend (see :func:`ism_rirs`).
     fit_decay_db : float
         End in dB of the image-energy fit of ``tail_decay="ism"``.
+    sabine_window_ms : float or None
+        Level window of ``tail_decay="sabine"`` (see :func:`ism_rirs`; gpuRIR: 10 ms).
     retries : int
         How many times an all-zero/non-finite RIR is simulated again before the error is
         raised (gpuRIR issue #45 is intermittent).
@@ -524,7 +608,7 @@ def simulate_rir(
             if backend == "ism":
                 return ism_rirs([room], fs, ism_decay_db=ism_decay_db, max_decay_db=max_decay_db,
                                 seed=seed + attempt, device=device, tail_decay=tail_decay,
-                                fit_decay_db=fit_decay_db)[0]
+                                fit_decay_db=fit_decay_db, sabine_window_ms=sabine_window_ms)[0]
             if backend == "pyroomacoustics":
                 return check_rir(pyroomacoustics_rir(room, fs), "pyroomacoustics backend")
             return check_rir(gpurir_rir(room, fs, ism_decay_db, max_decay_db), "gpurir backend")

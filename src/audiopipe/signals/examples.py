@@ -51,6 +51,9 @@ class SimulationConfig:
         energy; closer to the full image-source model, see :func:`audiopipe.acoustics.rir.ism_rirs`).
     fit_decay_db : float
         End of the image-energy envelope for ``tail_decay="ism"``.
+    sabine_window_ms : float or None
+        Level window of ``tail_decay="sabine"`` (gpuRIR: the last 10 ms of the image-source
+        part; None: its whole second half, see :func:`audiopipe.acoustics.rir.ism_rirs`).
     noise_type : str
         ``diffuse_white`` (Habets generator, SAR-SSL default), ``spatial_white`` or ``none``.
     noise_field : str
@@ -86,6 +89,7 @@ class SimulationConfig:
     max_decay_db: float = 40.0
     tail_decay: str = "sabine"
     fit_decay_db: float = 30.0
+    sabine_window_ms: float | None = 10.0
     noise_type: str = "diffuse_white"
     noise_field: str = "spherical"
     noise_nfft: int = 256
@@ -174,7 +178,7 @@ def make_example(rng: np.random.Generator, acoustics: tuple, room_cfg: RoomConfi
         rir_seed = int(rng.integers(2**31))
         rir = simulate_rir(room, fs, cfg.backend, device=cfg.device, ism_decay_db=cfg.ism_decay_db,
                            max_decay_db=cfg.max_decay_db, seed=rir_seed, tail_decay=cfg.tail_decay,
-                           fit_decay_db=cfg.fit_decay_db)
+                           fit_decay_db=cfg.fit_decay_db, sabine_window_ms=cfg.sabine_window_ms)
         dp = direct_path_rir(room, fs, delay_offset=backend_delay(cfg.backend))
         labels = rir_labels(rir, dp, fs, mic_pos=room.mic_pos, src_pos=room.src_pos, dims=room.dims,
                             sound_speed=room.sound_speed, drr_window_ms=cfg.drr_window_ms,
