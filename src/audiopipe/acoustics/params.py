@@ -87,10 +87,12 @@ def direct_path_index(rir, dp_rir=None, direct_path: str = "signed") -> int:
       loudspeaker of inverted polarity, or the negative lobe of a band-limited pulse): on the
       dEchorate fixture (48 kHz) 3 of 12 capsules peak at -1, their signed maximum lies
       0.25-0.46 ms after that negative peak (on the positive lobe that follows it), and DRR
-      moves by up to 0.26 dB, C50 by 0.03 dB at 16 kHz. The docstring used to claim that the
-      two coincide for a clean measurement; they do not. ``"abs"`` is kept as an option because
-      it is the usual peak picker outside SAR-SSL and always lands on the strongest arrival,
-      which is closer to the true arrival time for inverted-polarity channels.
+      moves by up to 0.26 dB, C50 by 0.03 dB at 16 kHz; on the second channel of the
+      audiomentations stereo IR ``|h|`` peaks on a negative reflection 19 ms after the direct
+      path and DRR and C50 move by 1.8 dB. The docstring used to claim that the two coincide for
+      a clean measurement; they do not. ``"abs"`` is kept as an option because it is the usual
+      peak picker outside SAR-SSL and lands on the arrival itself for inverted-polarity
+      channels.
 
     Parameters
     ----------
