@@ -371,7 +371,7 @@ def sabine_tail_envelope(h_early, fs: float, t60: float, n_start: int, n_stop: i
     """
     h = np.asarray(h_early, dtype=np.float64)
     n_start, n_stop = int(n_start), int(n_stop)
-    w_start = int(math.ceil(max(n_start - window_ms * 1e-3 * fs, float(n_direct))))
+    w_start = math.ceil(max(n_start - window_ms * 1e-3 * fs, float(n_direct)))
     if w_start >= n_start or n_stop <= n_start:
         return np.zeros(max(n_stop - n_start, 0))
     w_center = w_start + (n_start - w_start) / 2.0
