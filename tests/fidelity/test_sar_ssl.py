@@ -217,7 +217,10 @@ def test_room_array_source_distribution_matches_reference():
     rel = src - arr
     cos = (np.linalg.norm(src - mic[:, 1], axis=1) - np.linalg.norm(src - mic[:, 0], axis=1)) / d
 
+    zs = []
+
     def same(x, st):
+        zs.append(abs(np.mean(x) - st["mean"]) / np.sqrt(np.var(x) / len(x) + st["std"] ** 2 / st["n"]))
         return _two_sample_ok(float(np.mean(x)), float(np.std(x)), len(x), st["mean"], st["std"], st["n"])
 
     for k in range(3):
@@ -234,6 +237,8 @@ def test_room_array_source_distribution_matches_reference():
     href = np.array(s["tdoa_over_max_hist"]) / s["tdoa_over_max"]["n"]
     se = np.sqrt(href * (1 - href) * (1 / n + 1 / s["tdoa_over_max"]["n"]))
     assert np.all(np.abs(hist - href) <= 5 * se), (hist, href)
+    print(f"FIDELITY sar_ssl room sampling: largest mean difference {max(zs):.2f} standard errors; histogram "
+          f"bins up to {np.max(np.abs(hist - href) / se):.2f} standard errors ({np.max(np.abs(hist - href)):.3g})")
     # deterministic: bounds and the reference's quadrant box
     assert s["src_in_same_sign_xy_quadrant"] == 1.0
     assert np.all(np.sign(rel[:, 0]) == np.sign(rel[:, 1]))
@@ -371,8 +376,7 @@ def test_generated_diffuse_noise_matches_reference(fixtures_dir, dechorate):
 
 
 # ---------------------------------------------------------------------------------------------
-# measured differences for docs/fidelity.md:
-#   PYTHONPATH=src:. python tests/fidelity/test_sar_ssl.py
+# measured differences for docs/fidelity.md (``pytest -s tests/fidelity/test_sar_ssl.py | grep FIDELITY``)
 # ---------------------------------------------------------------------------------------------
 
 
@@ -460,9 +464,23 @@ def measure(fixtures: Path) -> dict[str, tuple[float, float]]:
     return {k: (max(a for a, _ in v), max(r for _, r in v)) for k, v in out.items()}
 
 
-if __name__ == "__main__":
-    from tests.conftest import fixtures_root
+#: bound on the max absolute difference of each row (the tolerances of the tests above; the two
+#: ``direct_path='abs'`` rows are the known deviation and must exceed theirs)
+_ROW_BOUNDS = {
+    "direct path index (samples)": 0, "DRR (dB)": 1e-9, "C50 (dB)": 1e-9, "C80 (dB)": 1e-9, "EDC (dB)": 1e-9,
+    "T60 (s)": 1e-9, "T60 fit r": 1e-9, "TDOA, measured pair (s)": 1e-15, "pair T60 (s)": 1e-9, "absorption": 1e-9,
+    "Sabine wall absorption alpha": 2e-3, "Tdiff / Tmax (s)": 1e-15, "tail envelope": 1e-6,
+    "tail noise transform": 2e-5, "coherence spherical": 1e-12, "coherence cylindrical": 1e-12,
+    "mixing matrix": 1e-12, "generated diffuse noise (re peak)": 1e-6, "generated coherence": 1e-4,
+}
 
-    torch.set_num_threads(1)
-    for key, (a, r) in measure(fixtures_root()).items():
-        print(f"| {key} | {a:.3g} | {r:.3g} |")
+
+def test_measured_differences(fixtures_dir):
+    """Print every docs/fidelity.md row's measured difference (``FIDELITY sar_ssl ...``)."""
+    res = measure(fixtures_dir)
+    for key, (a, r) in res.items():
+        print(f"FIDELITY sar_ssl {key}: max abs {a:.3g}, max rel {r:.3g}")
+    assert set(res) == set(_ROW_BOUNDS) | {"DRR, direct_path='abs' (dB)", "C50, direct_path='abs' (dB)"}
+    for key, bound in _ROW_BOUNDS.items():
+        assert res[key][0] <= bound, key
+    assert res["DRR, direct_path='abs' (dB)"][0] > 1.0 and res["C50, direct_path='abs' (dB)"][0] > 1.0
