@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 
-from audiopipe.plans import gpu
+from audiopipe.pipeline import gpu
 
 
 def test_device_count_from_env(monkeypatch):
@@ -35,7 +35,7 @@ def test_acquire_release(tmp_path):
 
 
 def test_killed_job_frees_its_device(tmp_path):
-    code = f"from audiopipe.plans import gpu; import time; gpu.acquire(2, 2, __import__('pathlib').Path({str(tmp_path)!r})); print('held', flush=True); time.sleep(60)"
+    code = f"from audiopipe.pipeline import gpu; import time; gpu.acquire(2, 2, __import__('pathlib').Path({str(tmp_path)!r})); print('held', flush=True); time.sleep(60)"
     p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     assert p.stdout.readline().strip() == "held"
     with pytest.raises(TimeoutError):

@@ -37,6 +37,9 @@ def build(root: Path, fixtures: Path | None, downloads: Path, sampling_rate: int
 
     Speakers are sorted by how much speech they have; the ``held_out_speakers`` with the least go
     to ``et`` (test), the next ``held_out_speakers`` to ``dt`` (validation), the rest to ``tr``.
+    A pool with too few speakers for that (the pyannote conversation alone has two) holds out
+    the speaker with the least speech and splits its utterances between ``dt`` and ``et``
+    (alternately), so that training never hears the held-out voice.
 
     Parameters
     ----------
@@ -64,20 +67,23 @@ def build(root: Path, fixtures: Path | None, downloads: Path, sampling_rate: int
     by_speaker: dict[str, list[dict]] = {}
     for item in speech:
         by_speaker.setdefault(_speaker(item), []).append(item)
-    if len(by_speaker) < 2 * held_out_speakers + 1:
-        raise ValueError(f"{len(by_speaker)} speakers in the {origin} speech: too few to hold out "
-                         f"{held_out_speakers} per split")
+    if len(by_speaker) < 2:
+        raise ValueError(f"{len(by_speaker)} speaker(s) in the {origin} speech: too few to hold one out")
     ranked = sorted(by_speaker, key=lambda s: (sum(len(i["audio"]) for i in by_speaker[s]), s))
-    split_of = {s: "et" for s in ranked[:held_out_speakers]}
-    split_of.update({s: "dt" for s in ranked[held_out_speakers:2 * held_out_speakers]})
+    split_of: dict[str, str | None] = {}
+    if len(by_speaker) >= 2 * held_out_speakers + 1:
+        split_of = {s: "et" for s in ranked[:held_out_speakers]}
+        split_of.update({s: "dt" for s in ranked[held_out_speakers:2 * held_out_speakers]})
+    else:
+        split_of[ranked[0]] = None  # its utterances alternate between dt and et
     tmp = root.with_name(root.name + ".tmp")
     if tmp.exists():
         shutil.rmtree(tmp)
     summary = {"corpus": "wsj0", "layout": "WSJ0 as SAR-SSL reads it: {tr,dt,et}/<group>/<speaker>/<utt>.wav",
                "origin": origin, "sampling_rate": sampling_rate, "utterances": {}}
     for spk, items in sorted(by_speaker.items()):
-        split = split_of.get(spk, "tr")
-        for item in items:
+        for k, item in enumerate(items):
+            split = split_of.get(spk, "tr") or ("dt", "et")[k % 2]
             x = resample(item["audio"], FS, sampling_rate).astype(np.float32)
             x = x / (np.abs(x).max() + 1e-9) * 0.9
             path = tmp / split / "demo" / spk / f"{item['name']}.wav"

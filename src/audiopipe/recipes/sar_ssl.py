@@ -23,7 +23,7 @@ from audiopipe.recipes import _sar_ssl_learn as learn
 log = logging.getLogger(__name__)
 
 _SIM_KEYS = ("backend", "device", "ism_decay_db", "max_decay_db", "tail_decay", "fit_decay_db", "drr_window_ms", "c50_early_ms",
-             "absorption_surface", "t60_tolerance_s", "t60_min_fit_r", "max_redraws")
+             "absorption_surface", "t60_tolerance_s", "t60_min_fit_r", "max_redraws", "direct_path", "sabine_window_ms")
 
 
 def data_sets(data: dict) -> dict[str, dict]:

@@ -1,4 +1,5 @@
-"""The Clarity demo corpus: real layout, consistent signals, SNR as specified, provenance."""
+"""The Clarity and WSJ0 demo corpora: real layouts read by their adapters, consistent signals,
+SNR as specified, provenance; the fallback on the pyannote.audio wheel."""
 
 from __future__ import annotations
 
@@ -7,23 +8,26 @@ import json
 import numpy as np
 import pytest
 
-from audiopipe.corpora.clarity import prepare_clarity
+from audiopipe import demo as D
+from audiopipe.corpora.clarity import prepare_clarity_split
+from audiopipe.corpora.wsj0 import prepare_wsj0
 from audiopipe.io import read_audio, read_jsonl
-from audiopipe.recipes.demo import build_clarity_demo, build_speech_demo
 from tests.conftest import REPO
+
+DOWNLOADS = REPO / "data" / "downloads"
 
 
 @pytest.fixture(scope="module")
 def demo(fixtures_dir, tmp_path_factory):
     root = tmp_path_factory.mktemp("demo") / "clarity"
-    build_clarity_demo(root, fixtures=str(fixtures_dir), n_train_scenes=3, n_dev_scenes=2, listeners_per_scene=2,
-                       max_order=4, seed=3)
+    D.build("clarity", root, fixtures_dir, DOWNLOADS, dict(n_train_scenes=3, n_dev_scenes=2, listeners_per_scene=2,
+                                                          max_order=4, seed=3))
     return root
 
 
 def test_layout_and_manifest(demo, tmp_path):
     for split, n in (("train", 3), ("dev", 2)):
-        recs = read_jsonl(prepare_clarity(demo, split, tmp_path))
+        recs = read_jsonl(prepare_clarity_split(demo, split, tmp_path))
         assert len(recs) == n
         for r in recs:
             assert set(r["signals"]) == {"mix", "target", "interferer", "target_anechoic"}
@@ -53,8 +57,8 @@ def test_signals_are_consistent_and_snr_is_the_scene_snr(demo):
 
 def test_demo_is_deterministic(fixtures_dir, demo, tmp_path):
     again = tmp_path / "clarity"
-    build_clarity_demo(again, fixtures=str(fixtures_dir), n_train_scenes=3, n_dev_scenes=2, listeners_per_scene=2,
-                       max_order=4, seed=3)
+    D.build("clarity", again, fixtures_dir, DOWNLOADS, dict(n_train_scenes=3, n_dev_scenes=2, listeners_per_scene=2,
+                                                           max_order=4, seed=3))
     for f in sorted((demo / "clarity_data").rglob("*.*")):
         assert (again / f.relative_to(demo)).read_bytes() == f.read_bytes(), f
 
@@ -68,25 +72,39 @@ def test_provenance_names_real_recordings(demo):
 
 
 def test_fallback_without_fixtures_uses_the_pyannote_wheel(tmp_path):
-    wheels = REPO / "data" / "downloads"
-    if not list(wheels.glob("pyannote_audio-*.whl")):
+    if not list(DOWNLOADS.glob("pyannote_audio-*.whl")):
         pytest.fail("data/downloads has no pyannote.audio wheel: run scripts/setup.sh")
     root = tmp_path / "clarity"
-    build_clarity_demo(root, fixtures="", wheel_dir=wheels, n_train_scenes=2, n_dev_scenes=1, listeners_per_scene=1,
-                       max_order=3)
+    D.build("clarity", root, None, DOWNLOADS, dict(n_train_scenes=2, n_dev_scenes=1, listeners_per_scene=1,
+                                                  max_order=3))
     demo = json.loads((root / "DEMO.json").read_text())
     assert demo["origin"] == "pyannote.audio wheel" and demo["hrirs"] == "omnidirectional ear microphones"
-    recs = read_jsonl(prepare_clarity(root, "dev", tmp_path))
+    recs = read_jsonl(prepare_clarity_split(root, "dev", tmp_path))
     assert "pyannote/audio/sample/sample.wav" in recs[0]["provenance"]["target"]
     # Bisgaard standard audiograms stand in for the CEC2 listeners
     assert set(json.loads((root / "clarity_data/metadata/listeners.json").read_text())) == {"LN1", "LN2", "LN3", "LN4"}
 
 
-def test_speech_manifest(fixtures_dir, tmp_path):
-    out = tmp_path / "speech" / "manifest.jsonl"
-    build_speech_demo(out, fixtures=str(fixtures_dir))
-    recs = read_jsonl(out)
-    assert len(recs) >= 8 and all(r["sampling_rate"] == 16000 for r in recs)
+def test_wsj0_demo_is_read_by_the_adapter_with_held_out_speakers(fixtures_dir, tmp_path):
+    root = tmp_path / "wsj0"
+    D.build("wsj0", root, fixtures_dir, DOWNLOADS, {})
+    recs = read_jsonl(prepare_wsj0(root, tmp_path))
+    assert len(recs) >= 8 and all(r["sampling_rate"] == 16000 and r["num_channels"] == 1 for r in recs)
     assert {"cmu_arctic_us_aew_a0001", "cmu_arctic_us_axb_a0004"} <= {r["id"] for r in recs}
+    # every speaker is in one split only, and each split has speech (SAR-SSL: tr, dt, et)
+    split_of = {}
+    for r in recs:
+        assert split_of.setdefault(r["speaker"], r["split"]) == r["split"]
+    assert set(split_of.values()) == {"train", "val", "test"}
     x, fs = read_audio(recs[0]["path"])
     assert fs == 16000 and x.shape == (1, recs[0]["num_samples"])
+    demo = __import__("json").loads((root / "DEMO.json").read_text())
+    assert all(v.startswith("fixtures/") for v in demo["utterances"].values())
+
+
+def test_wsj0_demo_without_fixtures_uses_the_pyannote_conversation(tmp_path):
+    root = tmp_path / "wsj0"
+    D.build("wsj0", root, None, DOWNLOADS, {})
+    recs = read_jsonl(prepare_wsj0(root, tmp_path))
+    assert {r["split"] for r in recs} == {"train", "val", "test"}
+    assert all("pyannote" in v for v in __import__("json").loads((root / "DEMO.json").read_text())["utterances"].values())
