@@ -48,7 +48,7 @@ def test_bss_eval_v4_matches_museval_evaluate(fixtures_dir):
         ref = np.asarray(REF["framewise"][k], dtype=np.float64)
         assert got[k].shape == ref.shape == (3, 3)
         np.testing.assert_array_equal(np.isnan(got[k]), np.isnan(ref))
-        print(f"{k}: max abs difference {np.nanmax(np.abs(got[k] - ref)):.3g} dB")
+        print(f"FIDELITY bss {k}: max abs difference {np.nanmax(np.abs(got[k] - ref)):.3g} dB")
         np.testing.assert_allclose(got[k], ref, rtol=1e-6, atol=1e-9, equal_nan=True)
     med, frames = track_sdr(refs, ests, 44100)
     np.testing.assert_allclose(med, REF["track_median"]["SDR"], rtol=1e-6, atol=1e-9)

@@ -56,13 +56,22 @@ def excerpts(fixtures_dir):
     return {"target": tgt, "anechoic": ane, "enhanced": enhanced}
 
 
+#: the project's Clarity parameters (audiopipe's key names: the NAL-R rate may be spelled
+#: ``sampling_rate``, pyclarity's ``sample_rate``)
+PARAMS = yaml.safe_load((Path(__file__).resolve().parents[2] / "params.yaml").read_text())["clarity"]
+
+
+def _rate(nalr: dict) -> int:
+    return nalr.get("sampling_rate", nalr.get("sample_rate"))
+
+
 def test_hearing_aid_parameters_are_the_baseline_config():
     """params.yaml's NAL-R, compressor, soft clip and seeding are the recipe's config.yaml."""
-    params = yaml.safe_load((Path(__file__).resolve().parents[2] / "params.yaml").read_text())["clarity"]
-    assert params["nalr"] == REF["config"]["nalr"]
-    assert params["compressor"] == REF["config"]["compressor"]
-    assert params["soft_clip"] is REF["config"]["soft_clip"]
-    assert params["evaluate"]["set_random_seed"] is REF["config"]["evaluate"]["set_random_seed"]
+    ref = REF["config"]
+    assert PARAMS["nalr"]["nfir"] == ref["nalr"]["nfir"] and _rate(PARAMS["nalr"]) == _rate(ref["nalr"])
+    assert PARAMS["compressor"] == ref["compressor"]
+    assert PARAMS["soft_clip"] is ref["soft_clip"]
+    assert PARAMS["evaluate"]["set_random_seed"] is ref["evaluate"]["set_random_seed"]
 
 
 def test_nalr_taps(listeners):
@@ -70,18 +79,18 @@ def test_nalr_taps(listeners):
     worst = 0.0
     for lid, ears in REF["nalr_taps"].items():
         for ear, taps in ears.items():
-            got = rc.nalr_filter(getattr(listeners[lid], f"audiogram_{ear}"), REF["config"]["nalr"])
+            got = rc.nalr_filter(getattr(listeners[lid], f"audiogram_{ear}"), PARAMS["nalr"])
             assert got.shape == (221,)
             np.testing.assert_allclose(got, taps, rtol=0, atol=1e-12)
             worst = max(worst, float(np.abs(got - taps).max()))
-    print(f"NAL-R taps: max abs difference {worst:.3g}")
+    print(f"FIDELITY clarity NAL-R taps: max abs difference {worst:.3g}")
 
 
 @pytest.mark.parametrize("lid", ["L0064", "L0001"])
 def test_compressor_and_soft_clip(lid, listeners, excerpts):
     ref = REF["amplified"][lid]
     signal = excerpts["enhanced"].T.astype(np.float64)  # (ears, samples)
-    cfg = REF["config"]
+    cfg = PARAMS
     amp = rc.amplify(signal, listeners[lid], cfg["nalr"], cfg["compressor"], soft_clip=False)
     assert amp.shape == (2, ref["samples"])  # full convolution: samples + nfir
     # float64 on both sides (the reference convolves the float32 signal with float64 taps): 1e-10
@@ -92,7 +101,7 @@ def test_compressor_and_soft_clip(lid, listeners, excerpts):
     # of float32 at |y| < 1 is 6e-8 -> 1e-7
     np.testing.assert_allclose(clipped[:, ::STRIDE], ref["soft_clip_file"], rtol=0, atol=1e-7)
     np.testing.assert_allclose(np.sqrt((clipped ** 2).mean(1)), ref["soft_clip_file_rms"], rtol=1e-6)
-    print(f"{lid}: compressor max abs difference {np.abs(amp[:, ::STRIDE] - ref['compressor']).max():.3g}, "
+    print(f"FIDELITY clarity {lid}: compressor max abs difference {np.abs(amp[:, ::STRIDE] - ref['compressor']).max():.3g}, "
           f"soft clip {np.abs(clipped[:, ::STRIDE] - ref['soft_clip_file']).max():.3g}")
 
 
@@ -123,7 +132,7 @@ def test_better_ear_haspi_hasqi_of_the_evaluate_stage(fixtures_dir, excerpts, tm
                        "target": {"CH1": str(scenes / "S06001_target_CH1.wav")},
                        "target_anechoic": {"CH1": str(scenes / "S06001_target_anechoic_CH1.wav")}}}
     write_jsonl(tmp_path / "clarity_dev.jsonl", [rec])
-    cfg = REF["config"]
+    cfg = PARAMS
     rc.evaluate(tmp_path / "clarity_dev.jsonl", "check", tmp_path / "scores.csv", fixtures_dir / LISTENERS,
                 enhanced_dir=enh, nalr=cfg["nalr"], compressor=cfg["compressor"], soft_clip=cfg["soft_clip"],
                 set_random_seed=cfg["evaluate"]["set_random_seed"])
@@ -131,7 +140,7 @@ def test_better_ear_haspi_hasqi_of_the_evaluate_stage(fixtures_dir, excerpts, tm
     for row in REF["scores"]:
         for m in ("haspi", "hasqi", "combined"):
             assert got.loc[row["listener"], m] == pytest.approx(row[m], abs=1e-9), (row["listener"], m)
-        print(f"{row['listener']}: HASPI {abs(got.loc[row['listener'], 'haspi'] - row['haspi']):.3g}, "
+        print(f"FIDELITY clarity {row['listener']}: HASPI {abs(got.loc[row['listener'], 'haspi'] - row['haspi']):.3g}, "
               f"HASQI {abs(got.loc[row['listener'], 'hasqi'] - row['hasqi']):.3g} abs difference")
 
 
@@ -192,6 +201,6 @@ def test_si_sdr_and_upit(case, fixtures_dir):
     best_bound = np.array([bound[b, perm[b], rows].mean() for b in range(refs.shape[0])])
     assert np.all(np.abs(best - np.asarray(ref["sdr_max"])) <= best_bound)
     assert abs(-loss.item() - np.mean(ref["sdr_max"])) <= best_bound.mean()
-    print(f"{case}: SI-SDR max abs difference {np.abs(pair - ref['pairwise']).max():.3g} dB "
+    print(f"FIDELITY clarity {case}: SI-SDR max abs difference {np.abs(pair - ref['pairwise']).max():.3g} dB "
           f"(EPS bound {bound.max():.3g}), uPIT {np.abs(best - ref['sdr_max']).max():.3g} dB; "
           f"kaituoxu cross-check {np.abs(best - ref['kaituoxu_max_snr']).max():.3g} dB")

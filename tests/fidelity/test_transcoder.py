@@ -54,7 +54,7 @@ def test_third_octave_levels_of_the_clip_pipeline(shard):
     # every clip of the recording: mean level over frames and bands
     all_means = shard["third_octave"].astype(np.float64).mean(axis=(1, 2))
     np.testing.assert_allclose(all_means, REF["third_octave_all_clips_mean"], rtol=0, atol=1e-5)
-    print(f"third-octave: max abs difference {np.abs(got - _ref('third_octave')).max():.3g} dB")
+    print(f"FIDELITY transcoder third-octave: max abs difference {np.abs(got - _ref('third_octave')).max():.3g} dB")
 
 
 def test_pann_log_mel_of_the_clip_pipeline(shard):
@@ -62,7 +62,7 @@ def test_pann_log_mel_of_the_clip_pipeline(shard):
     # Reference: torchlibrosa's float32 STFT (conv1d of 1024 taps) and Mel matmul, relative error
     # ~1e-6 on the power of loud bins and more in the quietest ones (measured 1.1e-5 dB) -> 1e-4 dB.
     np.testing.assert_allclose(got, _ref("pann_mel"), rtol=0, atol=1e-4)
-    print(f"PANN log-Mel: max abs difference {np.abs(got - _ref('pann_mel')).max():.3g} dB")
+    print(f"FIDELITY transcoder PANN log-Mel: max abs difference {np.abs(got - _ref('pann_mel')).max():.3g} dB")
 
 
 def test_yamnet_log_mel_of_the_clip_pipeline(shard):
@@ -70,7 +70,7 @@ def test_yamnet_log_mel_of_the_clip_pipeline(shard):
     assert shard["mel_YamNet"].shape[1:] == (64, 96)
     # Reference: torchaudio float32 STFT and MelScale, log(x + 0.001); measured 7e-6 -> 1e-4.
     np.testing.assert_allclose(got, _ref("yamnet_mel"), rtol=0, atol=1e-4)
-    print(f"YAMNet log-Mel: max abs difference {np.abs(got - _ref('yamnet_mel')).max():.3g}")
+    print(f"FIDELITY transcoder YAMNet log-Mel: max abs difference {np.abs(got - _ref('yamnet_mel')).max():.3g}")
 
 
 def test_peak_normalisation_is_the_level_offset_the_reference_applies(fixtures_dir):
@@ -102,7 +102,7 @@ def test_pinv_transcoder(cfg, key, frames, tol):
     got = PinvTranscoder(cfg)(levels).numpy().astype(np.float64)
     assert got.shape == (3, 64, cfg.frames)
     np.testing.assert_allclose(got[:, :, frames], _ref(key), rtol=0, atol=tol)
-    print(f"{key}: max abs difference {np.abs(got[:, :, frames] - _ref(key)).max():.3g}")
+    print(f"FIDELITY transcoder {key}: max abs difference {np.abs(got[:, :, frames] - _ref(key)).max():.3g}")
 
 
 def test_pinv_yamnet_magnitude_option_is_not_the_reference():
@@ -131,7 +131,7 @@ def test_transcoder_metrics(case):
     assert top_class_agreement(student, teacher, groups) == pytest.approx(ref["ptopafc"], rel=1e-6)
     got = {"mel_mse": mel_mse(pinv, true, mel_groups), "logit_bce": logit_bce(student, teacher, groups),
            "logit_kl": kl_divergence(student, teacher, groups), "ptopafc": top_class_agreement(student, teacher, groups)}
-    print(case + ": " + ", ".join(f"{k} rel. difference {abs(v - ref[k]) / abs(ref[k]):.2g}" for k, v in got.items()))
+    print("FIDELITY transcoder metrics " + case + ": " + ", ".join(f"{k} rel. difference {abs(v - ref[k]) / abs(ref[k]):.2g}" for k, v in got.items()))
     if case == "clips":
         # the softmax KL (audiopipe's former definition) is another quantity
         assert abs(kl_divergence(student, teacher, kind="softmax") - ref["logit_kl"]) > 1e-3
