@@ -97,6 +97,10 @@ def test_log_mel_shapes_and_tone(fixtures_dir):
     lo_hz = melmod.mel_to_hz_slaney(np.linspace(melmod.hz_to_mel_slaney(50), melmod.hz_to_mel_slaney(14000), 66))
     assert lo_hz[peak] < 1000 < lo_hz[peak + 2]
     x, sr = read_audio(fixtures_dir / TAU)
-    y = melmod.log_mel(melmod.resample(x[0, :sr], sr, 16000), melmod.YAMNET)
-    assert y.shape == (64, 98) and torch.isfinite(y).all()
+    x16 = melmod.resample(x[0, :sr], sr, 16000)
+    # YAMNet as the transcoder's reference computes it: centred frames, 1 + 16000 // 160 of them
+    y = melmod.log_mel(x16, melmod.YAMNET)
+    assert y.shape == (64, 101) and torch.isfinite(y).all()
     assert y.min() >= np.log(0.001) - 1e-9
+    # the TensorFlow front end frames from sample 0: 1 + (16000 - 400) // 160
+    assert melmod.log_mel(x16, melmod.YAMNET_TF).shape == (64, 98)

@@ -11,6 +11,17 @@ down-mixes to mono, and stores per clip, in one HDF5 shard (contiguous float32 d
 
 Labels come from the record's ``scene_label`` (TAU), ``label`` (UrbanSound8K) or, for speech
 corpora with ``speech`` regions, the class ``speech`` when more than half of the clip is speech.
+
+Signal path (the Spectral Transcoder's reference dataset pipeline,
+``modantailleur/paperSpectralTranscoder`` ``exp_train_model/create_mel_tho_dataset.py``
+``extract_spectrograms_from_dataset`` and ``exp_classif_eval/create_logit_dataset.py``: the
+recording is loaded with ``librosa.load(path, sr=32000)`` and, separately, ``sr=16000``, each
+followed by ``librosa.util.normalize``): each *recording* is down-mixed to mono, resampled with
+libsoxr (HQ, librosa's default ``soxr_hq``) to 32 kHz and to 16 kHz, and each resampled signal is
+divided by its own peak magnitude, before it is cut into clips. Without the peak normalisation the
+stored dB levels follow the recording's gain (a quiet clip reads about 30 dB lower than in the
+reference); ``normalize=None`` keeps the raw levels (for calibrated sensor data, where absolute
+levels matter) and ``resampler="polyphase"`` the former scipy polyphase resampler, for comparison.
 """
 
 from __future__ import annotations
@@ -42,8 +53,55 @@ def _clip_labels(rec: dict, t0: float, t1: float, classes: list[str]) -> np.ndar
     return y
 
 
+def peak_normalize(x: np.ndarray) -> np.ndarray:
+    """Divide a signal by its peak magnitude, as ``librosa.util.normalize(x)`` (``norm=inf``).
+
+    An all-zero signal (peak below the dtype's smallest normal number) is returned unchanged.
+    """
+    x = np.asarray(x)
+    if not np.issubdtype(x.dtype, np.floating):
+        x = x.astype(np.float64)
+    peak = np.abs(x).max() if x.size else x.dtype.type(0)
+    return x if peak < np.finfo(x.dtype).tiny else x / peak
+
+
+def clip_signal(x: np.ndarray, sr: int, sampling_rate: int, resampler: str = "soxr",
+                normalize: str | None = "peak") -> np.ndarray:
+    """A mono recording as the reference dataset pipeline feeds it to a front end.
+
+    Parameters
+    ----------
+    x : np.ndarray, shape ``(samples,)``
+        Mono recording at ``sr`` Hz.
+    sampling_rate : int
+        Target rate in Hz (32000 third-octave/PANN, 16000 YAMNet).
+    resampler : str
+        ``"soxr"`` (reference: librosa's ``soxr_hq``) or ``"polyphase"``
+        (:func:`scipy.signal.resample_poly`).
+    normalize : str or None
+        ``"peak"``: divide by the resampled signal's peak (reference ``librosa.util.normalize``);
+        ``None``: keep the recording's level.
+
+    Returns
+    -------
+    np.ndarray, float64, shape ``(samples_out,)``
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``resampler`` or ``normalize``.
+    """
+    if normalize not in ("peak", None):
+        raise ValueError(f"normalize must be 'peak' or None, got {normalize!r}")
+    y = melmod.resample(np.asarray(x, dtype=np.float32), sr, sampling_rate, method=resampler)
+    if normalize == "peak":
+        y = peak_normalize(y)
+    return y.astype(np.float64)
+
+
 def build_clip_features(manifests: list[Path], output: Path, classes: list[str], clip_s: float = 1.0,
-                        split_map: dict | None = None) -> int:
+                        split_map: dict | None = None, resampler: str = "soxr",
+                        normalize: str | None = "peak") -> int:
     """Write the clip feature shard ``output`` from ``manifests``; returns the number of clips.
 
     Parameters
@@ -56,11 +114,16 @@ def build_clip_features(manifests: list[Path], output: Path, classes: list[str],
         Clip duration in s (1.0 in the paper).
     split_map : dict, optional
         Record split -> stored split (e.g. ``{"evaluate": "test"}``).
+    resampler : str
+        ``"soxr"`` (default, the reference pipeline's ``librosa.load``) or ``"polyphase"``.
+    normalize : str or None
+        ``"peak"`` (default, the reference's ``librosa.util.normalize`` of each resampled
+        recording) or ``None`` (keep absolute levels). See the module docstring.
 
     Raises
     ------
     ValueError
-        If no clip is produced.
+        If no clip is produced, or for an unknown ``resampler`` / ``normalize``.
     """
     split_map = split_map or {}
     rows: dict[str, list] = {k: [] for k in ("id", "split", "labels", "third_octave", "mel_PANN", "mel_YamNet")}
@@ -71,8 +134,8 @@ def build_clip_features(manifests: list[Path], output: Path, classes: list[str],
             n = int(round(clip_s * sr))
             n_clips = max(1, int(np.floor(len(x) / n + 0.5)))
             x = np.pad(x, (0, max(0, n_clips * n - len(x))))
-            x32 = melmod.resample(x, sr, 32000).astype(np.float64)
-            x16 = melmod.resample(x, sr, 16000).astype(np.float64)
+            x32 = clip_signal(x, sr, 32000, resampler, normalize)
+            x16 = clip_signal(x, sr, 16000, resampler, normalize)
             for k in range(n_clips):
                 seg32 = x32[int(k * clip_s * 32000):int((k + 1) * clip_s * 32000)]
                 seg16 = x16[int(k * clip_s * 16000):int((k + 1) * clip_s * 16000)]
@@ -92,6 +155,8 @@ def build_clip_features(manifests: list[Path], output: Path, classes: list[str],
         h5.create_dataset("split", data=np.array(rows["split"], dtype="S"))
         h5.attrs["classes"] = json.dumps(classes)
         h5.attrs["clip_s"] = clip_s
+        h5.attrs["resampler"] = resampler
+        h5.attrs["normalize"] = json.dumps(normalize)
         h5.attrs["manifests"] = json.dumps([str(m) for m in manifests])
     return len(rows["id"])
 

@@ -13,9 +13,15 @@ Source: paper Sec. 2.2-2.3; reference implementation ``modantailleur/paperSpectr
   frames, ``channels`` channels, ReLU between, none after the last), subtracted from the PINV
   output (residual).
 
-For YAMNet, whose Mel bands are computed on a *magnitude* spectrogram, the PINV power is
-square-rooted before the Mel matrix (``magnitude=True``); the seed feeds power to YAMNet's Mel
-matrix. ``magnitude=False`` reproduces the seed. Pure module: tensors in, tensors out.
+YAMNet's own Mel bands are computed on a *magnitude* spectrogram, but the reference ``pinv``
+feeds the PINV *power* to YAMNet's Mel matrix (``VGGishLogMelSpectrogramFromPower``, its
+``specgram ** 0.5`` commented out), so the paper's PINV-YAMNet results and the residual the CNN
+learns are those of the power version: it is the default (``magnitude=False``), as the paper leaves
+this detail open. ``magnitude=True`` square-roots the power first, which puts the PINV output on
+YAMNet's own log-magnitude scale (a different, not reproduced, system). The Mel matrix is the
+classifier's (:mod:`audiopipe.features.mel`) evaluated on the 4096-point grid at 32 kHz, as the
+reference's ``LogmelFilterBank(n_fft=4096)`` / ``MelScale(n_stft=2049, sample_rate=32000)``.
+Pure module: tensors in, tensors out.
 """
 
 from __future__ import annotations
@@ -40,17 +46,18 @@ class PinvTranscoder(nn.Module):
         FFT size of the third-octave analysis (4096).
     sampling_rate_tho : int
         Rate of the third-octave analysis in Hz (32000).
-    magnitude : bool, optional
-        Take the square root of the power before the Mel matrix; defaults to ``cfg.magnitude``.
+    magnitude : bool
+        Take the square root of the power before the Mel matrix (default False: the reference
+        code's power, for PANN and YAMNet alike; see the module docstring).
     """
 
     def __init__(self, cfg: MelConfig, n_fft_tho: int = N_FFT, sampling_rate_tho: int = SAMPLING_RATE,
-                 db_offset: float = DB_OFFSET, magnitude: bool | None = None):
+                 db_offset: float = DB_OFFSET, magnitude: bool = False):
         super().__init__()
         self.cfg = cfg
         self.n_fft_tho = n_fft_tho
         self.db_offset = db_offset
-        self.magnitude = cfg.magnitude if magnitude is None else magnitude
+        self.magnitude = bool(magnitude)
         bands = third_octave_matrix(sampling_rate_tho, n_fft_tho)
         pinv = np.maximum(np.linalg.pinv(bands, rcond=1e-15), 0.0)  # (bins, bands)
         self.register_buffer("pinv", torch.from_numpy(pinv).float())
@@ -85,7 +92,7 @@ class CNNTranscoder(nn.Module):
     """
 
     def __init__(self, cfg: MelConfig, n_layers: int = 5, channels: int = 64,
-                 kernel: tuple[int, int] = (5, 3), magnitude: bool | None = None):
+                 kernel: tuple[int, int] = (5, 3), magnitude: bool = False):
         super().__init__()
         if n_layers < 2:
             raise ValueError(f"n_layers must be >= 2, got {n_layers}")
