@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from audiopipe.corpora.clarity import ClarityLayoutError, prepare_clarity
+from audiopipe.corpora.clarity import ClarityLayoutError, prepare_clarity_split
 from audiopipe.io import AudioFileError, read_jsonl
 
 REFS = ("target", "target_anechoic")
@@ -26,7 +26,7 @@ def clarity_copy(fixtures_dir, tmp_path):
 
 
 def test_real_fixture_manifest(fixtures_dir, tmp_path):
-    out = prepare_clarity(fixtures_dir / "clarity", "dev", tmp_path, required=REFS)
+    out = prepare_clarity_split(fixtures_dir / "clarity", "dev", tmp_path, required=REFS)
     (rec,) = read_jsonl(out)
     assert rec["id"] == "S06001" and rec["room"] == "R06001"
     assert rec["sampling_rate"] == 44100 and rec["num_channels"] == 2
@@ -43,15 +43,15 @@ def test_real_fixture_manifest(fixtures_dir, tmp_path):
 
 
 def test_manifest_is_idempotent(fixtures_dir, tmp_path):
-    a = prepare_clarity(fixtures_dir / "clarity", "dev", tmp_path / "a", required=REFS).read_bytes()
-    b = prepare_clarity(fixtures_dir / "clarity", "dev", tmp_path / "b", required=REFS).read_bytes()
+    a = prepare_clarity_split(fixtures_dir / "clarity", "dev", tmp_path / "a", required=REFS).read_bytes()
+    b = prepare_clarity_split(fixtures_dir / "clarity", "dev", tmp_path / "b", required=REFS).read_bytes()
     assert a == b
 
 
 def test_missing_mixture_named(fixtures_dir, tmp_path):
     # the fixture holds no S06001 mixture (see its README): the default roles require one
     with pytest.raises(AudioFileError, match=r"S06001_mix_CH1\.wav.*missing"):
-        prepare_clarity(fixtures_dir / "clarity", "dev", tmp_path)
+        prepare_clarity_split(fixtures_dir / "clarity", "dev", tmp_path)
 
 
 def test_truncated_wav_named(clarity_copy, tmp_path):
@@ -59,14 +59,14 @@ def test_truncated_wav_named(clarity_copy, tmp_path):
     data = p.read_bytes()
     p.write_bytes(data[: len(data) // 2])
     with pytest.raises(AudioFileError, match=r"S06001_target_anechoic_CH1\.wav.*truncated"):
-        prepare_clarity(clarity_copy, "dev", tmp_path / "m", required=REFS)
+        prepare_clarity_split(clarity_copy, "dev", tmp_path / "m", required=REFS)
 
 
 def test_corrupt_wav_named(clarity_copy, tmp_path):
     p = clarity_copy / "clarity_data/dev/scenes/S06001_target_CH1.wav"
     p.write_bytes(b"not a wav file at all" * 10)
     with pytest.raises(AudioFileError, match=r"S06001_target_CH1\.wav.*unreadable"):
-        prepare_clarity(clarity_copy, "dev", tmp_path / "m", required=REFS)
+        prepare_clarity_split(clarity_copy, "dev", tmp_path / "m", required=REFS)
 
 
 def test_wrong_rate_named(clarity_copy, tmp_path):
@@ -74,7 +74,7 @@ def test_wrong_rate_named(clarity_copy, tmp_path):
     x, _ = sf.read(p)
     sf.write(p, x, 16000)
     with pytest.raises(AudioFileError, match=r"S06001_target_CH1\.wav.*16000 Hz, expected 44100"):
-        prepare_clarity(clarity_copy, "dev", tmp_path / "m", required=REFS)
+        prepare_clarity_split(clarity_copy, "dev", tmp_path / "m", required=REFS)
 
 
 def test_wrong_channel_count_named(clarity_copy, tmp_path):
@@ -82,20 +82,20 @@ def test_wrong_channel_count_named(clarity_copy, tmp_path):
     x, fs = sf.read(p)
     sf.write(p, x[:, 0], fs)
     with pytest.raises(AudioFileError, match=r"S06001_target_CH1\.wav.*1 channel"):
-        prepare_clarity(clarity_copy, "dev", tmp_path / "m", required=REFS)
+        prepare_clarity_split(clarity_copy, "dev", tmp_path / "m", required=REFS)
 
 
 def test_missing_file_named(clarity_copy, tmp_path):
     (clarity_copy / "clarity_data/dev/scenes/S06001_target_anechoic_CH1.wav").unlink()
     with pytest.raises(AudioFileError, match=r"S06001_target_anechoic_CH1\.wav.*missing"):
-        prepare_clarity(clarity_copy, "dev", tmp_path / "m", required=REFS)
+        prepare_clarity_split(clarity_copy, "dev", tmp_path / "m", required=REFS)
 
 
 def test_scene_without_listeners_named(clarity_copy, tmp_path):
     p = clarity_copy / "clarity_data/metadata/scenes_listeners.dev.json"
     p.write_text(json.dumps({"S09999": ["L0001"]}))
     with pytest.raises(ClarityLayoutError, match=r"scenes_listeners\.dev\.json.*S06001"):
-        prepare_clarity(clarity_copy, "dev", tmp_path / "m", required=REFS)
+        prepare_clarity_split(clarity_copy, "dev", tmp_path / "m", required=REFS)
 
 
 def test_scene_key_missing_named(clarity_copy, tmp_path):
@@ -104,15 +104,15 @@ def test_scene_key_missing_named(clarity_copy, tmp_path):
     del scenes[0]["SNR"]
     p.write_text(json.dumps(scenes))
     with pytest.raises(ClarityLayoutError, match=r"scenes\.dev\.json.*'SNR'"):
-        prepare_clarity(clarity_copy, "dev", tmp_path / "m", required=REFS)
+        prepare_clarity_split(clarity_copy, "dev", tmp_path / "m", required=REFS)
 
 
 def test_failed_prepare_keeps_previous_manifest(clarity_copy, tmp_path):
-    out = prepare_clarity(clarity_copy, "dev", tmp_path / "m", required=REFS)
+    out = prepare_clarity_split(clarity_copy, "dev", tmp_path / "m", required=REFS)
     before = out.read_bytes()
     (clarity_copy / "clarity_data/dev/scenes/S06001_target_CH1.wav").unlink()
     with pytest.raises(AudioFileError):
-        prepare_clarity(clarity_copy, "dev", tmp_path / "m", required=REFS)
+        prepare_clarity_split(clarity_copy, "dev", tmp_path / "m", required=REFS)
     assert out.read_bytes() == before
     assert not list((tmp_path / "m").glob("*.tmp*"))
 

@@ -28,7 +28,7 @@ def clarity_run(fixtures_dir, tmp_path_factory):
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params["fixtures"] = str(fixtures_dir)
     params["recipes"] = ["clarity"]
-    params["demo"]["clarity"].update(n_train_scenes=4, n_dev_scenes=2, listeners_per_scene=1, max_order=3)
+    params["corpora"]["clarity"]["demo"].update(n_train_scenes=4, n_dev_scenes=2, listeners_per_scene=1, max_order=3)
     params["clarity"]["cache"].update(crop_s=0.5, crops_per_scene=2, n_shards=1, val_fraction=0.25)
     params["clarity"]["model"].update(N=16, L=8, B=16, H=32, X=2, R=1)
     params["clarity"]["train"].update(max_epochs=1, batch_size=2)
@@ -39,25 +39,29 @@ def clarity_run(fixtures_dir, tmp_path_factory):
     return work
 
 
-def test_metrics_file_has_both_systems(clarity_run):
-    m = json.loads((clarity_run / "results/clarity/metrics.json").read_text())
-    assert set(m) >= {"baseline", "convtasnet", "settings"}
-    assert list(m["settings"]) == ["convtasnet/default"]
-    for system in ("baseline", "convtasnet"):
+def test_table_has_the_setting_and_the_baseline(clarity_run):
+    m = json.loads((clarity_run / "results/clarity/convtasnet/table.json").read_text())
+    assert set(m) == {"default", "passthrough"}
+    for system in ("default", "passthrough"):
         s = m[system]
-        assert s["n"] == 2  # 2 dev scenes x 1 listener
+        assert s["haspi_n"] == 2  # 2 dev scenes x 1 listener
         for k in ("haspi", "hasqi"):
             assert 0.0 <= s[k] <= 1.0
         assert s["combined"] == pytest.approx((s["haspi"] + s["hasqi"]) / 2)
     # the passthrough baseline and the (barely trained) network give different signals
-    assert m["baseline"]["hasqi"] != m["convtasnet"]["hasqi"]
+    assert m["passthrough"]["hasqi"] != m["default"]["hasqi"]
+    # the model records the rate it was trained at
+    import torch
+
+    ck = torch.load(clarity_run / "results/clarity/convtasnet/default/model.pt", weights_only=False)
+    assert ck["sampling_rate"] == 16000
 
 
 def test_scores_match_metrics_and_are_reproducible(clarity_run, monkeypatch):
     scores = pd.read_csv(clarity_run / "results/clarity/baseline/scores.csv")
     m = json.loads((clarity_run / "results/clarity/baseline/metrics.json").read_text())
     assert scores["haspi"].mean() == pytest.approx(m["haspi"])
-    assert list(scores.columns) == ["scene", "listener", "system", "haspi", "hasqi", "combined", "seconds"]
+    assert list(scores.columns) == ["scene", "listener", "system", "haspi", "hasqi", "combined"]
     assert set(scores["scene"]) == {"S06001", "S06002"}
     # rerunning the evaluation stage on one pair reproduces its score exactly (md5 scene seed)
     from audiopipe.recipes import clarity
@@ -65,7 +69,7 @@ def test_scores_match_metrics_and_are_reproducible(clarity_run, monkeypatch):
     monkeypatch.chdir(clarity_run)  # manifests hold paths relative to the DAG's directory
     out = clarity_run / "again.csv"
     cfg = yaml.safe_load((clarity_run / "params.yaml").read_text())["clarity"]
-    clarity.evaluate(manifest=clarity_run / "data/interim/clarity/clarity_dev.jsonl.gz", system="baseline",
+    clarity.evaluate(manifest=clarity_run / "data/manifests/clarity/clarity_recordings_dev.jsonl.gz", system="passthrough",
                      output=out, listeners=clarity_run / "data/demo/clarity/clarity_data/metadata/listeners.json",
                      nalr=cfg["nalr"], compressor=cfg["compressor"])
     again = pd.read_csv(out)
@@ -74,7 +78,7 @@ def test_scores_match_metrics_and_are_reproducible(clarity_run, monkeypatch):
 
 
 def test_demo_scenes_record_real_sources(clarity_run, fixtures_dir):
-    with gzip.open(clarity_run / "data/interim/clarity/clarity_dev.jsonl.gz", "rt") as fh:
+    with gzip.open(clarity_run / "data/manifests/clarity/clarity_recordings_dev.jsonl.gz", "rt") as fh:
         recs = [json.loads(line) for line in fh]
     for r in recs:
         assert r["provenance"]["target"].startswith("fixtures/")
@@ -93,5 +97,5 @@ def test_second_run_does_nothing(clarity_run):
 
 
 def test_table_written(clarity_run):
-    table = (clarity_run / "results/clarity/tables/systems.md").read_text()
-    assert "| baseline |" in table and "| convtasnet/default |" in table and "HASPI" in table
+    table = (clarity_run / "results/clarity/convtasnet/table.md").read_text()
+    assert "| passthrough |" in table and "| default |" in table and "haspi ↑" in table

@@ -14,7 +14,7 @@ from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow
 
-TARGETS = ["data/interim/clarity/clarity_dev.jsonl.gz", "data/features/clarity/train_shard0.h5"]
+TARGETS = ["data/manifests/clarity/clarity_recordings_dev.jsonl.gz", "data/features/clarity/train_shard0.h5"]
 
 
 def run(cmd, cwd, **kw):
@@ -33,9 +33,9 @@ def test_dvc_checkout_reruns_nothing(fixtures_dir, tmp_path):
     run(["git", "init", "-q"], tmp_path)
     run(dvc + ["init", "-q"], tmp_path)
     # a raw corpus in the real CEC2 layout (built from real recordings), tracked by DVC
-    run([sys.executable, "-m", "audiopipe", "demo", "clarity", "--output-dir", "data/raw/cec2", "--fixtures",
-         str(fixtures_dir), "--n-train-scenes", "3", "--n-dev-scenes", "1", "--listeners-per-scene", "1",
-         "--max-order", "2"], tmp_path)
+    run([sys.executable, "-m", "audiopipe", "demo", "clarity", "--root", "data/raw/cec2", "--fixtures",
+         str(fixtures_dir), "--options", '{"n_train_scenes": 3, "n_dev_scenes": 1, "listeners_per_scene": 1, '
+         '"max_order": 2}'], tmp_path)
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params["recipes"] = ["clarity"]
     params["corpora"]["clarity"].update(root="data/raw/cec2", demo=False)

@@ -25,7 +25,7 @@ def test_nalr_matches_pyclarity_reference_value():
 
 def test_params_hold_official_icassp2023_baseline_values():
     cl = yaml.safe_load((REPO / "params.yaml").read_text())["clarity"]
-    assert cl["nalr"] == {"nfir": 220, "sample_rate": 44100}
+    assert cl["nalr"] == {"nfir": 220, "sampling_rate": 44100}
     assert cl["compressor"] == {"threshold": 0.35, "attenuation": 0.1, "attack": 50, "release": 1000,
                                 "rms_buffer_size": 0.064}
     assert cl["soft_clip"] is True
@@ -71,11 +71,17 @@ def test_amplify_per_ear_uses_each_audiogram(fixtures_dir):
     assert not np.allclose(out[1], out2[1])
 
 
-def test_apply_setting_overrides_and_rejects_unknown():
-    model, train = clarity.apply_setting({"N": 128, "X": 7}, {"lr": 1e-3}, {"X": 4, "lr": 3e-3})
-    assert model == {"N": 128, "X": 4} and train == {"lr": 3e-3}
+def test_plan_factors_override_model_and_train_keys():
+    from audiopipe.pipeline.plans import Plan, Setting
+
+    section = {"model": {"N": 128, "X": 7}, "train": {"lr": 1e-3}}
+    out = clarity.RECIPE.setting_config(section, Setting("p", {"X": 4, "lr": 3e-3}))
+    assert out["model"] == {"N": 128, "X": 4} and out["train"] == {"lr": 3e-3}
+    assert section["model"]["X"] == 7  # the params are not modified
     with pytest.raises(KeyError, match="'depth'"):
-        clarity.apply_setting({"N": 128}, {"lr": 1e-3}, {"depth": 3})
+        clarity.RECIPE.setting_config(section, Setting("p", {"depth": 3}))
+    with pytest.raises(ValueError, match=r"clarity.plans.p.factors.depth: not a factor of clarity.*clarity.model"):
+        clarity.RECIPE.check_plans(section, {"p": Plan("p", {"depth": [3]})})
 
 
 def test_enhance_scene_keeps_shape_and_level():
@@ -83,7 +89,7 @@ def test_enhance_scene_keeps_shape_and_level():
 
     torch.manual_seed(0)
     net = ConvTasNet(2, 2, 2, N=16, L=8, B=16, H=32, P=3, X=2, R=1).eval()
-    ck = {"sample_rate": 16000, "target_slot": 1}
+    ck = {"sampling_rate": 16000, "target_slot": 1}
     rng = np.random.default_rng(0)
     mix = rng.standard_normal((2, 44100 + 37)).astype(np.float32) * 0.1
     y = clarity.enhance_scene(net, ck, mix, 44100)

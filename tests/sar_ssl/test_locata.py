@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from audiopipe.corpora.locata import prepare_locata, read_mic_trajectory, read_required_times
+from audiopipe import demo as D
+from audiopipe.corpora import registry as corpora
 from audiopipe.io import read_jsonl
-from audiopipe.recipes import demo as D
 from audiopipe.recipes import sar_ssl as R
 from audiopipe.signals import locata as L
 from audiopipe.signals.shards import read_shard
@@ -22,7 +23,7 @@ from tests.corpora._corpora_real import dechorate
 @pytest.fixture(scope="module")
 def locata_demo(fixtures_dir, tmp_path_factory):
     root = tmp_path_factory.mktemp("locata") / "locata"
-    D.build_locata_demo(root, str(fixtures_dir))
+    D.build("locata", root, fixtures_dir)
     return root
 
 
@@ -132,16 +133,15 @@ def test_segment_window_rules():
 
 def test_locata_sets_and_stage(locata_demo, tmp_path):
     data = {"seed": 5, "sampling_rate": 16000, "room": {"sound_speed": 343.0},
-            "locata": {"root": str(locata_demo), "examples": {"train": 4, "test": 3}, "shards": 1,
-                       "arrays": ["benchmark2"]}}
+            "locata": {"examples": {"train": 4, "test": 3}, "shards": 1, "arrays": ["benchmark2"]}}
     assert R.locata_sets(data) == {"locata-train": {"split": "train", "examples": 4, "shards": 1},
                                    "locata-test": {"split": "test", "examples": 3, "shards": 1}}
     with pytest.raises(KeyError, match="unknown split"):
         R.locata_sets({"locata": {**data["locata"], "examples": {"dev": 1}}})
     with pytest.raises(KeyError, match="key"):
         R.locata_sets({"locata": {**data["locata"], "window": 1}})
-    R.prepare_measured("locata", locata_demo, tmp_path / "man")
-    man = tmp_path / "man" / "locata_recordings.jsonl.gz"
+    (man,) = corpora.prepare("locata", locata_demo, tmp_path / "man")
+    assert man.name == "locata_recordings.jsonl.gz"
     R.locata_segments(man, tmp_path / "s.h5", "locata-test", 0, data)
     s = read_shard(tmp_path / "s.h5")
     assert s["signals"].shape == (3, 2, 16640) and s["attrs"]["set"] == "locata-test"
@@ -149,10 +149,11 @@ def test_locata_sets_and_stage(locata_demo, tmp_path):
     with pytest.raises(KeyError, match="locata-val"):
         R.locata_segments(man, tmp_path / "v.h5", "locata-val", 0, data)
     assert not (tmp_path / "v.h5").exists()
-    with pytest.raises(ValueError, match="adapter reads every array"):
-        R.prepare_measured("locata", locata_demo, tmp_path / "man2", arrays=["benchmark2"])
+    with pytest.raises(KeyError, match="unknown option.*arrays"):
+        corpora.prepare("locata", locata_demo, tmp_path / "man2", {"arrays": ["benchmark2"]})
 
 
 def test_demo_needs_the_fixtures(tmp_path):
-    with pytest.raises(FileNotFoundError, match="dEchorate"):
-        D.build_locata_demo(tmp_path / "x", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="fixtures"):
+        D.build("locata", tmp_path / "x", None)
+    assert D.unavailable("locata", None) is not None and D.unavailable("wsj0", None) is None

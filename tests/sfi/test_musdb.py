@@ -8,17 +8,26 @@ import shutil
 import numpy as np
 import pytest
 
-from audiopipe.corpora.musdb import (SOURCES, VALID_TRACKS, build_demo_musdb, prepare_musdb,
+import json
+
+from audiopipe.corpora.musdb import (SOURCES, VALID_TRACKS, prepare_musdb,
                                      read_shard_track, resample_tracks, track_id)
+from audiopipe.demo.musdb18hq import build
 from audiopipe.io import read_audio, read_jsonl
 
 TRACK = "music/musdb18hq_sample/train/Music Delta - 80s Rock"
 
 
+def build_demo_musdb(fixtures, root, seconds, splits):
+    """The demo builder on the fixture track; returns the tracks recorded in DEMO.json."""
+    build(root, fixtures, root / "downloads", TRACK, seconds, splits)
+    return json.loads((root / "DEMO.json").read_text())["tracks"]
+
+
 @pytest.fixture(scope="module")
 def demo_root(fixtures_dir, tmp_path_factory):
-    root = tmp_path_factory.mktemp("musdb")
-    build_demo_musdb(fixtures_dir / TRACK, root, 1.1, {"train": 3, "valid": 1, "test": 2})
+    root = tmp_path_factory.mktemp("musdb") / "musdb18hq"
+    build_demo_musdb(fixtures_dir, root, 1.1, {"train": 3, "valid": 1, "test": 2})
     return root
 
 
@@ -27,7 +36,8 @@ def _sha(p):
 
 
 def test_demo_tracks_are_real_segments(fixtures_dir, demo_root):
-    man = read_jsonl(demo_root / "demo_manifest.jsonl")
+    man = json.loads((demo_root / "DEMO.json").read_text())["tracks"]
+    assert (demo_root / "valid_tracks.txt").read_text() == "Music Delta - 80s Rock - part3\n"
     assert [r["split"] for r in man] == ["train"] * 3 + ["valid"] + ["test"] * 2
     src, fs = read_audio(fixtures_dir / TRACK / "bass.wav")
     for r in man:
@@ -42,25 +52,25 @@ def test_demo_tracks_are_real_segments(fixtures_dir, demo_root):
 
 
 def test_demo_is_deterministic(fixtures_dir, demo_root, tmp_path):
-    build_demo_musdb(fixtures_dir / TRACK, tmp_path, 1.1, {"train": 3, "valid": 1, "test": 2})
+    build_demo_musdb(fixtures_dir, tmp_path / "m", 1.1, {"train": 3, "valid": 1, "test": 2})
     a = demo_root / "test/Music Delta - 80s Rock - part5/mixture.wav"
-    b = tmp_path / "test/Music Delta - 80s Rock - part5/mixture.wav"
+    b = tmp_path / "m/test/Music Delta - 80s Rock - part5/mixture.wav"
     assert _sha(a) == _sha(b)
 
 
 def test_demo_split_order_does_not_depend_on_dict_order(fixtures_dir, demo_root, tmp_path):
     """json_arg sorts keys ({"test", "train", "valid"}): the segments must not move."""
-    man = build_demo_musdb(fixtures_dir / TRACK, tmp_path, 1.1, {"test": 2, "train": 3, "valid": 1})
-    a = [(r["track"], r["split"]) for r in read_jsonl(man)]
-    b = [(r["track"], r["split"]) for r in read_jsonl(demo_root / "demo_manifest.jsonl")]
+    man = build_demo_musdb(fixtures_dir, tmp_path / "m", 1.1, {"test": 2, "train": 3, "valid": 1})
+    a = [(r["track"], r["split"]) for r in man]
+    b = [(r["track"], r["split"]) for r in json.loads((demo_root / "DEMO.json").read_text())["tracks"]]
     assert a == b
     with pytest.raises(ValueError, match="unknown split"):
-        build_demo_musdb(fixtures_dir / TRACK, tmp_path, 1.1, {"dev": 1})
+        build_demo_musdb(fixtures_dir, tmp_path / "m2", 1.1, {"dev": 1})
 
 
 def test_demo_rejects_too_many_segments(fixtures_dir, tmp_path):
     with pytest.raises(ValueError, match="too short"):
-        build_demo_musdb(fixtures_dir / TRACK, tmp_path, 2.0, {"train": 3, "valid": 1, "test": 2})
+        build_demo_musdb(fixtures_dir, tmp_path / "m", 2.0, {"train": 3, "valid": 1, "test": 2})
 
 
 def test_prepare_splits_and_manifest_fields(demo_root, tmp_path):
@@ -78,6 +88,11 @@ def test_prepare_splits_and_manifest_fields(demo_root, tmp_path):
     # default: the official validation list (none of the demo tracks is in it)
     out2 = prepare_musdb(demo_root, tmp_path / "official")
     assert len(read_jsonl(out2["valid"])) == 0 and len(VALID_TRACKS) == 14
+    # the corpus option valid_list: a file of names relative to the root (the demo writes one)
+    out3 = prepare_musdb(demo_root, tmp_path / "listed", valid_list="valid_tracks.txt")
+    assert [r["track"] for r in read_jsonl(out3["valid"])] == ["Music Delta - 80s Rock - part3"]
+    with pytest.raises(FileNotFoundError, match="nolist.txt"):
+        prepare_musdb(demo_root, tmp_path / "x", valid_list="nolist.txt")
 
 
 def test_prepare_names_the_missing_stem(demo_root, tmp_path):

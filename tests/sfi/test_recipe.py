@@ -1,4 +1,4 @@
-"""SFI recipe stages: training with resume, separation methods, and the Snakemake sub-DAG."""
+"""SFI recipe stages: training with resume, separation methods, and the recipe in the DAG."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ import pytest
 import torch
 import yaml
 
+from audiopipe import demo as D
+from audiopipe.corpora import registry as corpora
 from audiopipe.models.sfi_convtasnet import MonoConvTasNet, SFIConvTasNet
 from audiopipe.recipes import sfi as recipe
 
@@ -28,10 +30,11 @@ TINY = {"N": 16, "L": 160, "B": 8, "H": 8, "P": 3, "X": 2, "R": 1, "norm": "gLN"
 @pytest.fixture(scope="module")
 def shards(fixtures_dir, tmp_path_factory):
     d = tmp_path_factory.mktemp("sfi")
-    recipe.demo(fixtures_dir / TRACK, d / "musdb", 1.1, {"train": 3, "valid": 1, "test": 2})
-    recipe.prepare(d / "musdb", d / "man", d / "musdb/valid_tracks.txt")
+    D.build("musdb18hq", d / "musdb", fixtures_dir, options={"segment_seconds": 1.1,
+                                                            "splits": {"train": 3, "valid": 1, "test": 2}})
+    corpora.prepare("musdb18hq", d / "musdb", d / "man", {"valid_list": "valid_tracks.txt"})
     for split, fs in (("train", 32000), ("valid", 32000), ("test", 8000)):
-        recipe.resample_split(d / f"man/musdb_{split}.jsonl", d / f"{split}_{fs}.h5", fs)
+        recipe.resample_split(d / f"man/musdb18hq_recordings_{split}.jsonl.gz", d / f"{split}_{fs}.h5", fs)
     return d
 
 
@@ -77,39 +80,41 @@ def test_train_resumes_and_evaluate_writes_scores(shards):
     assert (ck / "epoch001.ckpt").is_file()
     assert torch.load(out, weights_only=False)["epochs"] == 2
     res = shards / "eval.json"
-    recipe.evaluate(out, shards / "test_8000.h5", "music_delta_80s_rock_part4", "sfi", res)
-    r = json.loads(res.read_text())
+    recipe.evaluate(out, shards / "test_8000.h5", "sfi", res, chunk=1, n_chunks=2)
+    (track, r), = json.loads(res.read_text()).items()
+    assert track == "music_delta_80s_rock_part5"  # chunk 1 of 2 of the sorted test tracks
     assert r["sampling_rate"] == 8000 and r["train_sampling_rate"] == 32000
     assert all(np.isfinite(r["SDR"][s]) for s in ("vocals", "drums", "bass", "other"))
+    assert set(json.loads(res.with_suffix(".timing.json").read_text())[track]) >= {"seconds_separation"}
+    recipe.summarize([res], shards / "scores.csv", shards / "metrics.json")
+    m = json.loads((shards / "metrics.json").read_text())
+    assert m["n"] == 1 and m["SDR_vocals"] == pytest.approx(r["SDR"]["vocals"])
     with pytest.raises(ValueError, match="cannot be evaluated"):
-        recipe.evaluate(out, shards / "test_8000.h5", "music_delta_80s_rock_part4", "plain", res)
+        recipe.evaluate(out, shards / "test_8000.h5", "plain", res)
 
 
 @pytest.mark.slow
-def test_snakemake_subdag(fixtures_dir, tmp_path):
-    """The sfi rules, driven by the sfi section of params.yaml with a 2×2 plan and one test track, produce the
-    SDR table and plot."""
-    params = {"sfi": yaml.safe_load((REPO / "params.yaml").read_text())["sfi"]}
+def test_recipe_in_the_dag(fixtures_dir, tmp_path):
+    """The full Snakefile with recipes [sfi], a 2x2 plan and one test track: the plan table with
+    SDR vs rate; a rerun does nothing."""
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params.update(recipes=["sfi"], fixtures=str(fixtures_dir))
+    params["corpora"]["musdb18hq"]["demo"]["splits"] = {"train": 2, "valid": 1, "test": 1}
     s = params["sfi"]
-    s["demo"]["splits"] = {"train": 2, "valid": 1, "test": 1}
-    s["model"] = TINY
-    s["training"].update(epochs=1, steps_per_epoch=1, batch_size=2, valid_segments=2,
-                         segment_seconds=0.5)
+    s["model"] = {**TINY, "sfi": {**s["model"]["sfi"], "n_freqs": 640}}
+    s["training"].update(epochs=1, steps_per_epoch=1, batch_size=2, valid_segments=2, segment_seconds=0.5)
     s["plans"]["rates"]["factors"] = {"method": ["sfi", "resampling"], "sampling_rate": [8000, 16000]}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    # the project's common.smk (AUDIOPIPE, GPU_RUN, json_arg, plan selection) + the sfi rules
-    (tmp_path / "Snakefile").write_text(
-        "configfile: 'params.yaml'\n"
-        f"include: '{REPO / 'workflow/rules/common.smk'}'\n"
-        f"include: '{REPO / 'workflow/rules/sfi.smk'}'\n")
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "AUDIOPIPE_FIXTURES": str(fixtures_dir)}
-    snakemake = shutil.which("snakemake") or str(Path(sys.executable).parent / "snakemake")
-    run = subprocess.run([snakemake, "sfi_all", "--cores", "2", "--resources", "gpu=1"],
-                         cwd=tmp_path, env=env, capture_output=True, text=True)
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--cores", "2", "--resources", "gpu=1"]
+    run = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr[-3000:]
-    table = (tmp_path / "results/sfi/sdr_table.csv").read_text().splitlines()
-    assert len(table) == 1 + 4 * 4  # header + 4 settings x 4 sources
-    assert (tmp_path / "results/sfi/sdr_vs_rate.png").stat().st_size > 1000
-    m = json.loads((tmp_path / "results/sfi/rates/method=resampling+sampling_rate=8000/metrics.json")
-                   .read_text())
-    assert m["n_tracks"] == 1 and m["method"] == "resampling" and m["sampling_rate"] == 8000
+    table = json.loads((tmp_path / "results/sfi/rates/table.json").read_text())
+    assert sorted(table) == ["default", "method=resampling", "method=resampling+sampling_rate=8000",
+                             "sampling_rate=8000"]
+    assert all(table[k]["SDR_avg_n"] == 1 for k in table)  # one test track
+    assert (tmp_path / "results/sfi/rates/table.png").stat().st_size > 1000
+    m = json.loads((tmp_path / "results/sfi/rates/method=resampling+sampling_rate=8000/metrics.json").read_text())
+    assert m["n"] == 1 and set(m) == {"SDR_vocals", "SDR_drums", "SDR_bass", "SDR_other", "SDR_avg", "n"}
+    again = subprocess.run(cmd + ["-n"], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert "Nothing to be done" in again.stdout + again.stderr

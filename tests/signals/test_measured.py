@@ -26,10 +26,10 @@ def dechorate_manifest(fixtures_dir, tmp_path):
 @pytest.fixture
 def data_params():
     return {
-        "seed": 7, "sampling_rate": FS, "speech_manifest": "unused", "backend": "ism", "room": {},
+        "seed": 7, "sampling_rate": FS, "backend": "ism", "room": {},
         "noise": {"type": "diffuse_white", "field": "spherical", "nfft": 256, "snr_range": [15.0, 30.0]},
         "sets": {}, "downstream": {"room_counts": [], "trials": 0, "examples_per_room": 1, "shards": 1, "duration_s": 1.0},
-        "measured": {"dechorate": {"corpus": "dechorate", "root": "rir/dechorate", "in_fixtures": True, "examples": 6,
+        "measured": {"dechorate": {"corpus": "dechorate", "examples": 6,
                                    "shards": 1, "duration_s": 1.04, "mic_dist_range": [0.03, 0.20],
                                    "room_size": [6.0, 6.0, 2.4]}},
     }

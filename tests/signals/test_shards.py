@@ -78,11 +78,11 @@ def test_params_validate_against_schema():
 
     from audiopipe.config import load_schema
 
-    params = {"sar_ssl": yaml.safe_load((REPO / "params.yaml").read_text())["sar_ssl"]}
+    params = yaml.safe_load((REPO / "params.yaml").read_text())["sar_ssl"]
     schema = load_schema(REPO / "workflow/schemas/sar_ssl.schema.yaml")
     jsonschema.validate(params, schema)
     bad = json.loads(json.dumps(params))
-    bad["sar_ssl"]["data"]["room"]["t60"] = 1
+    bad["data"]["room"]["t60"] = 1
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(bad, schema)
 
@@ -95,8 +95,8 @@ def test_simulate_and_summarize_stages(speech_manifest, tmp_path):
     outs = []
     for name, shard in [("pretrain", 0), ("pretrain", 1), ("downstream-rooms2-trial0", 0)]:
         out = tmp_path / name / f"shard-{shard:04d}.h5"
-        assert main(["sar_ssl", "simulate", "--speech-manifest", str(speech_manifest), "--output", str(out),
-                     "--set-name", name, "--shard", str(shard), "--params", json.dumps(data)]) == 0
+        assert main(["sar_ssl", "simulate", "--speech_manifest", str(speech_manifest), "--output", str(out),
+                     "--set_name", name, "--shard", str(shard), "--params", json.dumps(data)]) == 0
         outs.append(out)
     s = read_shard(outs[2])
     assert s["signals"].shape == (2, 2, 16640) and s["attrs"]["set"] == "downstream-rooms2-trial0"
@@ -104,13 +104,13 @@ def test_simulate_and_summarize_stages(speech_manifest, tmp_path):
     assert {"room", "t60_target_s", "backend", "noise", "speech", "seed"} <= set(p)
     assert Path(p["speech"]["paths"][0]).is_file() and 15 <= p["noise"]["snr_db"] <= 30
     summary = tmp_path / "summary.json"
-    assert main(["sar_ssl", "summarize", "--shards", *map(str, outs), "--output", str(summary)]) == 0
+    assert main(["sar_ssl", "summarize", "--shards", json.dumps(list(map(str, outs))), "--output", str(summary)]) == 0
     js = json.loads(summary.read_text())
     assert js["pretrain"]["examples"] == 4 and js["pretrain"]["rooms"] == 2
     bad = dict(data, ism_decay=12)
     with pytest.raises(KeyError, match="ism_decay"):
-        main(["sar_ssl", "simulate", "--speech-manifest", str(speech_manifest), "--output", str(tmp_path / "x.h5"),
-              "--set-name", "pretrain", "--shard", "0", "--params", json.dumps(bad)])
+        main(["sar_ssl", "simulate", "--speech_manifest", str(speech_manifest), "--output", str(tmp_path / "x.h5"),
+              "--set_name", "pretrain", "--shard", "0", "--params", json.dumps(bad)])
     with pytest.raises(KeyError, match="unknown SAR-SSL set"):
-        main(["sar_ssl", "simulate", "--speech-manifest", str(speech_manifest), "--output", str(tmp_path / "x.h5"),
-              "--set-name", "downstream-rooms3-trial0", "--shard", "0", "--params", json.dumps(data)])
+        main(["sar_ssl", "simulate", "--speech_manifest", str(speech_manifest), "--output", str(tmp_path / "x.h5"),
+              "--set_name", "downstream-rooms3-trial0", "--shard", "0", "--params", json.dumps(data)])

@@ -93,34 +93,42 @@ def us8k_layout(fixtures_dir, tmp_path_factory):
 def test_us8k_fold_protocol(us8k_layout, tmp_path, monkeypatch, inp):
     root, man, rows = us8k_layout
     seen = []
-    real = rec.fit_predict_head
+    import audiopipe.training.heads as heads
+
+    real = heads.fit_predict_head
 
     def spy(a, y, b, ml, **kw):
         seen.append((len(a), sorted(y.tolist()), len(b)))
         return real(a, y, b, ml, **kw)
 
-    monkeypatch.setattr(rec, "fit_predict_head", spy)
-    rec.downstream(root / "clips.h5", "urbansound8k", inp, _teacher(tmp_path, 10), tmp_path / "out", {}, manifest=man)
-    m = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    monkeypatch.setattr(heads, "fit_predict_head", spy)
+    rec.downstream(root / "clips.h5", _teacher(tmp_path, 10), _levels("urbansound8k", inp), tmp_path / "out", {},
+                   manifest=man)
+    m = json.loads((tmp_path / "out" / "details.json").read_text())
     assert m["folds_present"] == [1, 2, 3] and sorted(m["folds"]) == ["1", "2", "3"] and not m["skipped"]
     # each fold trains on the other folds' classes only and tests its own slice
     cls = dict(zip(rows["fold"], rows["classID"]))
     assert seen == [(2, sorted(c for f, c in cls.items() if f != k), 1) for k in (1, 2, 3)]
     # every fold's class is absent from its training folds: the head cannot be right
-    assert m["mean"] == 0.0 and m["std"] == 0.0 and m["n_folds_scored"] == 3
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert metrics == {"accuracy": 0.0, "accuracy_std": 0.0, "n": 3}
+    assert pd.read_csv(tmp_path / "out" / "scores.csv")["fold"].tolist() == [1, 2, 3]
 
 
 def test_us8k_single_fold_demo_is_skipped_with_reason(fixtures_dir, tmp_path):
+    from audiopipe.demo.urban import build_urbansound8k
+    from audiopipe.io import read_jsonl
+
     demo = tmp_path / "demo"
-    urbansound8k.build_demo(fixtures_dir, demo)
+    build_urbansound8k(demo, fixtures_dir, tmp_path)
     man = urbansound8k.prepare_urbansound8k(demo, tmp_path)
-    assert [r["fold"] for r in map(json.loads, man.read_text().splitlines())] == [5]
+    assert [r["fold"] for r in read_jsonl(man)] == [5]
     build_clip_features([man], tmp_path / "clips.h5", urbansound8k.CLASSES, 1.0)
-    rec.downstream(tmp_path / "clips.h5", "urbansound8k", "mel", _teacher(tmp_path, 10), tmp_path / "o", {}, manifest=man)
-    m = json.loads((tmp_path / "o" / "metrics.json").read_text())
-    assert m["folds_present"] == [5] and m["mean"] is None and "no training recording" in m["skipped"]["5"]
-    rec.downstream_table([tmp_path / "o" / "metrics.json"], tmp_path / "t")
-    assert "n/a" in (tmp_path / "t" / "table.md").read_text()
+    rec.downstream(tmp_path / "clips.h5", _teacher(tmp_path, 10), _levels("urbansound8k", "mel"), tmp_path / "o",
+                   {}, manifest=man)
+    assert json.loads((tmp_path / "o" / "metrics.json").read_text()) == {"accuracy": None, "accuracy_std": None, "n": 0}
+    m = json.loads((tmp_path / "o" / "details.json").read_text())
+    assert m["folds_present"] == [5] and "no training recording" in m["skipped"]["5"]
 
 
 def test_sonyc_macro_auprc_on_split(fixtures_dir, tmp_path):
@@ -133,25 +141,32 @@ def test_sonyc_macro_auprc_on_split(fixtures_dir, tmp_path):
         rows.append({"split": split, "sensor_id": 0, "audio_filename": name, "annotator_id": 0,
                      **{f"{c}_presence": int(c == "8_dog" and dog) for c in sonyc_ust.COARSE}})
     pd.DataFrame(rows).to_csv(tmp_path / "sonyc" / "annotations.csv", index=False)
-    rec.prepare_sonyc(tmp_path / "sonyc", tmp_path)
-    man = tmp_path / "sonyc_ust.jsonl"
+    man = sonyc_ust.prepare_sonyc_ust(tmp_path / "sonyc", tmp_path)
+    assert man.name == "sonyc_ust_recordings.jsonl.gz"
     build_clip_features([man], tmp_path / "clips.h5", sonyc_ust.COARSE, 1.0)
-    rec.downstream(tmp_path / "clips.h5", "sonyc_ust", "pinv", _teacher(tmp_path, 8), tmp_path / "o", {}, manifest=man)
-    m = json.loads((tmp_path / "o" / "metrics.json").read_text())
+    rec.downstream(tmp_path / "clips.h5", _teacher(tmp_path, 8), _levels("sonyc_ust", "pinv"), tmp_path / "o", {},
+                   manifest=man)
+    m = json.loads((tmp_path / "o" / "details.json").read_text())
     # identical audio: every test clip gets the same score, so AP of 8_dog = its test prevalence
     assert m["metric"] == "macro_auprc" and m["n_recordings"] == 6
-    assert m["mean"] == pytest.approx(0.5) and m["n_folds_scored"] == 1
+    metrics = json.loads((tmp_path / "o" / "metrics.json").read_text())
+    assert metrics["macro_auprc"] == pytest.approx(0.5) and metrics["n"] == 1
 
 
 def test_downstream_errors(us8k_layout, tmp_path):
     root, man, _ = us8k_layout
     t = _teacher(tmp_path, 10)
     with pytest.raises(ValueError, match="unknown downstream dataset"):
-        rec.downstream(root / "clips.h5", "esc50", "mel", t, tmp_path, {}, manifest=man)
+        rec.downstream(root / "clips.h5", t, _levels("esc50", "mel"), tmp_path, {}, manifest=man)
     with pytest.raises(ValueError, match="unknown downstream input"):
-        rec.downstream(root / "clips.h5", "urbansound8k", "stft", t, tmp_path, {}, manifest=man)
+        rec.downstream(root / "clips.h5", t, _levels("urbansound8k", "stft"), tmp_path, {}, manifest=man)
     with pytest.raises(FileNotFoundError, match="CNN transcoder checkpoint"):
-        rec.downstream(root / "clips.h5", "urbansound8k", "cnn", t, tmp_path, {}, manifest=man)
+        rec.downstream(root / "clips.h5", t, _levels("urbansound8k", "cnn"), tmp_path, {}, manifest=man)
+    with pytest.raises(ValueError, match="needs its manifest"):
+        rec.downstream(root / "clips.h5", t, _levels("urbansound8k", "mel"), tmp_path, {})
+    with pytest.raises(ValueError, match="teacher is PANN, the setting asks for YamNet"):
+        rec.downstream(root / "clips.h5", t, {**_levels("urbansound8k", "mel"), "classifier": "YamNet"}, tmp_path, {},
+                       manifest=man)
 
 
 def test_cnn_input_loads_the_trained_transcoder(us8k_layout, tmp_path):
@@ -172,16 +187,29 @@ def test_cnn_input_loads_the_trained_transcoder(us8k_layout, tmp_path):
     assert not torch.equal(got, rec._input_mel(data, "pinv", PANN, cnn, ""))
 
 
-def test_downstream_params_section_validates():
-    from pathlib import Path
-
-    import jsonschema
+def test_downstream_plan_of_the_params_and_its_inputs():
+    """The `downstream` plan's levels are checked by the recipe; its settings' inputs follow
+    (features, teacher, manifest, and for input cnn the CNN transcoder of the paper plan)."""
     import yaml
 
-    root = Path(__file__).resolve().parents[2]
-    schema = yaml.safe_load((root / "workflow" / "schemas" / "transcoder.schema.yaml").read_text())
-    tc = yaml.safe_load((root / "params.yaml").read_text())["transcoder"]
-    jsonschema.validate({"transcoder": tc}, schema)
-    tc["downstream"]["inputs"] = ["mel", "stft"]
-    with pytest.raises(jsonschema.ValidationError, match="stft"):
-        jsonschema.validate({"transcoder": tc}, schema)
+    from audiopipe.pipeline.plans import Plan
+    from audiopipe.pipeline.registry import get
+    from audiopipe.pipeline.workflow import Pipeline
+    from tests.conftest import REPO
+
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    pipe = Pipeline(params, log=lambda m: None)
+    ins = rec.downstream_inputs(pipe, "classifier=YamNet+input=cnn")
+    assert ins == {"teacher": "results/transcoder/teachers/YamNet/teacher.pt",
+                   "features": "data/features/transcoder/clips.h5",
+                   "manifest": "data/manifests/urbansound8k/urbansound8k_recordings.jsonl.gz",
+                   "cnn": "results/transcoder/paper/classifier=YamNet/metrics.json"}
+    bad = Plan("downstream", {"dataset": ["urbansound8k"], "classifier": ["PANN"], "input": ["mel", "stft"]},
+               {"dataset": "urbansound8k", "classifier": "PANN", "input": "mel"})
+    with pytest.raises(ValueError, match="'stft'.*not allowed"):
+        get("transcoder").check_plans(params["transcoder"], {"downstream": bad})
+
+
+def _levels(dataset, inp, classifier="PANN"):
+    """A setting of the `downstream` plan."""
+    return {"dataset": dataset, "classifier": classifier, "input": inp}

@@ -19,6 +19,8 @@ rule transcoder_features:
         manifests=paths_arg(TC_MANIFESTS),
         classes=json_arg(TC["classes"]),
         clip_s=TC["clip_s"],
+        resampler=TC["features"]["resampler"],
+        normalize=json_arg(TC["features"]["normalize"]),
         code=code("transcoder", "features"),
     log:
         "logs/transcoder/features.log",
@@ -26,7 +28,8 @@ rule transcoder_features:
         "benchmarks/out/transcoder/features.tsv"
     shell:
         "{AUDIOPIPE} transcoder features --manifests {params.manifests} --output {output}"
-        " --classes {params.classes} --clip_s {params.clip_s} > {log} 2>&1"
+        " --classes {params.classes} --clip_s {params.clip_s} --resampler {params.resampler}"
+        " --normalize {params.normalize} > {log} 2>&1"
 
 
 rule transcoder_features_sonyc_ust:
@@ -37,6 +40,8 @@ rule transcoder_features_sonyc_ust:
     params:
         classes=json_arg(SONYC_UST_COARSE),
         clip_s=TC["clip_s"],
+        resampler=TC["features"]["resampler"],
+        normalize=json_arg(TC["features"]["normalize"]),
         code=code("transcoder", "features"),
     log:
         "logs/transcoder/features_sonyc_ust.log",
@@ -44,7 +49,8 @@ rule transcoder_features_sonyc_ust:
         "benchmarks/out/transcoder/features_sonyc_ust.tsv"
     shell:
         "{AUDIOPIPE} transcoder features --manifests '[{input}]' --output {output}"
-        " --classes {params.classes} --clip_s {params.clip_s} > {log} 2>&1"
+        " --classes {params.classes} --clip_s {params.clip_s} --resampler {params.resampler}"
+        " --normalize {params.normalize} > {log} 2>&1"
 
 
 rule transcoder_teacher:

@@ -77,6 +77,6 @@ def prepare_tau_urban(root: Path, output_dir: Path, fold: int = 1) -> dict[str, 
             path = root / row.filename
             recs.append({"id": Path(row.filename).stem, "path": str(path.resolve()), **audio_info(path),
                          **fields, "split": split, "fold": fold})
-        out[split] = write_manifest(recs, output_dir, "tau_urban", split)
+        out[split] = write_manifest(recs, output_dir, "tau_urban", split, allow_empty=True)
     return out
 

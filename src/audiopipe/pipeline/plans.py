@@ -239,16 +239,23 @@ def _term_targets(term: Term, plans_by_recipe: dict[str, dict[str, Plan]]) -> di
     """
     if term.recipe is not None and term.recipe not in plans_by_recipe:
         raise SelectorError(f"selector term {term.text!r}: unknown recipe {term.recipe!r} "
-                            f"(recipes: {', '.join(sorted(plans_by_recipe))})")
+                            f"(recipes: {', '.join(sorted(plans_by_recipe))}; a condition is factor=value)")
     scope = {r: p for r, p in plans_by_recipe.items() if term.recipe in (None, r)}
     if term.plan is not None:
         out = {r: [p[term.plan]] for r, p in scope.items() if term.plan in p}
         if not out:
             known = "; ".join(f"{r}: {', '.join(p) or '(none)'}" for r, p in sorted(scope.items()))
             raise SelectorError(f"selector term {term.text!r}: no plan {term.plan!r} ({known})")
-        for r, ps in out.items():
-            _check_conditions(term, ps, f"plan {term.plan!r} of {r}")
-        return out
+        ok, first = {}, None
+        for r, ps in out.items():  # a plan name several recipes share: those whose plan fits
+            try:
+                _check_conditions(term, ps, f"plan {term.plan!r} of {r}")
+                ok[r] = ps
+            except SelectorError as e:
+                first = first or e
+        if not ok:
+            raise first
+        return ok
     out = {r: [p for p in ps.values() if all(f in p.factors for f in term.conditions)]
            for r, ps in scope.items()}
     out = {r: ps for r, ps in out.items() if ps}

@@ -92,6 +92,9 @@ class Recipe:
     corpora : tuple of str or callable
         Corpora (keys of params ``corpora``) the recipe reads; a callable takes the recipe's
         params section.
+    optional_corpora : callable, optional
+        ``f(section) -> [names]``: corpora the recipe reads when they are here (SAR-SSL's
+        measured-RIR sets, LOCATA); they enter its DVC stage's params.
     baselines : callable, optional
         ``f(section) -> {name: folder}``: systems outside the plans shown in every table of the
         recipe (folders relative to ``results/<recipe>/``, holding ``metrics.json``).
@@ -114,6 +117,7 @@ class Recipe:
     replicates: tuple[str, ...] = ()
     table: TableSpec = field(default_factory=TableSpec)
     corpora: tuple[str, ...] | Callable[[dict], list[str]] = ()
+    optional_corpora: Callable[[dict], list[str]] | None = None
     baselines: Callable[[dict], dict[str, str]] | None = None
     extra_targets: Callable[[object], list[str]] | None = None
     unavailable: Callable[[object, Plan], str | None] | None = None

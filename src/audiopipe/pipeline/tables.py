@@ -64,9 +64,10 @@ def read_result(folder: Path, metrics: tuple[str, ...] = ()) -> dict[str, tuple[
     if mfile.is_file():
         m = json.loads(mfile.read_text())
         n = int(m["n"]) if _is_number(m.get("n")) else 1
-        keys = [k for k in (metrics or m) if k in m and _is_number(m[k]) and not k.endswith("_std") and k != "n"]
-        return {k: (float(m[k]), float(m[f"{k}_std"]) if _is_number(m.get(f"{k}_std")) else float("nan"), n)
-                for k in keys}
+        keys = [k for k in (metrics or m) if k in m and (_is_number(m[k]) or m[k] is None)
+                and not k.endswith("_std") and k != "n"]
+        return {k: (float("nan") if m[k] is None else float(m[k]),
+                    float(m[f"{k}_std"]) if _is_number(m.get(f"{k}_std")) else float("nan"), n) for k in keys}
     raise FileNotFoundError(f"{folder}: no scores.csv or metrics.json (result of this setting missing)")
 
 

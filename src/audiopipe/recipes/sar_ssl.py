@@ -453,6 +453,7 @@ RECIPE = Recipe(
     replicates=("trial", "fold"),
     table=TableSpec(metrics=("mae", "mae_train_mean"), x="n_rooms", hue="mode", panel="task"),
     corpora=("wsj0",),
+    optional_corpora=lambda section: [m["corpus"] for m in measured_sets(section["data"]).values()] + ["locata"],
     extra_targets=_extra_targets,
     unavailable=_unavailable,
     check_plan=learn.check_plan,
