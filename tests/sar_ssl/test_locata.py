@@ -153,6 +153,10 @@ def test_locata_sets_and_stage(locata_demo, tmp_path):
         corpora.prepare("locata", locata_demo, tmp_path / "man2", {"arrays": ["benchmark2"]})
 
 
+def test_recipe_locata_splits_are_the_segment_splits():
+    assert set(R.LOCATA_SPLITS) == set(L.SPLITS)
+
+
 def test_demo_needs_the_fixtures(tmp_path):
     with pytest.raises(FileNotFoundError, match="fixtures"):
         D.build("locata", tmp_path / "x", None)

@@ -21,7 +21,6 @@ This module is light (no adapter is imported until a corpus is prepared).
 from __future__ import annotations
 
 import importlib
-import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,8 +63,11 @@ class Corpus:
         return getattr(importlib.import_module(mod), fn)
 
     def options(self) -> list[str]:
-        """Option names the adapter takes (its keyword parameters after root and output_dir)."""
-        return [p for p in inspect.signature(self.function()).parameters if p not in ("root", "output_dir")]
+        """Option names the adapter takes (its keyword parameters after root and output_dir), read
+        from its source without importing it."""
+        from audiopipe.pipeline.provenance import parameters_of
+
+        return [p for p in parameters_of(self.prepare) if p not in ("root", "output_dir")]
 
 
 def _opt(key: str, default):

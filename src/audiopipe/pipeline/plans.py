@@ -283,6 +283,17 @@ def select(plans: dict[str, Plan], selector: str | None = None, recipe: str = "r
     return chosen
 
 
+def applied_recipes(plans_by_recipe: dict[str, dict[str, Plan]], selector: str | None) -> set[str]:
+    """Recipes some term of ``selector`` applies to (their selection comes from it).
+
+    Raises
+    ------
+    SelectorError
+        As :func:`resolve`.
+    """
+    return {r for t in parse_selector(selector) for r in _term_targets(t, plans_by_recipe)}
+
+
 def resolve(plans_by_recipe: dict[str, dict[str, Plan]], selector: str | None,
             own: dict[str, str | None]) -> dict[str, list[Setting]]:
     """The settings each recipe builds under a global selector.

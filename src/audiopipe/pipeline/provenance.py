@@ -206,6 +206,26 @@ def digest(func) -> str:
     return h.hexdigest()[:16]
 
 
+def parameters_of(spec: str) -> list[str]:
+    """Parameter names of the function named ``module:function``, read from its source (the module
+    is not imported, so checking params against heavy modules stays fast).
+
+    Raises
+    ------
+    KeyError
+        If the module or function cannot be found.
+    """
+    mod, _, fn = spec.partition(":")
+    path = module_file(mod)
+    if path is None:
+        raise KeyError(f"{spec}: no such audiopipe module")
+    for node in _parse(path).body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == fn:
+            a = node.args
+            return [x.arg for x in a.posonlyargs + a.args + a.kwonlyargs]
+    raise KeyError(f"{spec}: no function {fn!r} in {path}")
+
+
 def digest_of(spec: str) -> str:
     """The code digest of a function named ``module:function`` (corpus adapters, demo builders)."""
     import importlib

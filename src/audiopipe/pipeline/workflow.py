@@ -15,7 +15,7 @@ from pathlib import Path
 
 from audiopipe.corpora import registry as corpus_registry
 from audiopipe.pipeline import registry
-from audiopipe.pipeline.plans import Plan, Setting, SelectorError, load_plans, parse_selector, resolve
+from audiopipe.pipeline.plans import Plan, Setting, SelectorError, applied_recipes, load_plans, resolve
 
 #: the files the generic table rule writes for each plan
 TABLE_FILES = ("table.md", "table.csv", "table.png", "table.json")
@@ -64,9 +64,9 @@ class Pipeline:
         selector = config.get("select") or ""
         try:
             chosen = resolve(self.plans, selector, {r: config[r].get("select") for r in self.recipes})
+            asked = applied_recipes(self.plans, selector)
         except SelectorError as e:
             raise PipelineError(f"select: {e}") from None
-        asked = {r for t in parse_selector(selector) for r in self._term_recipes(t)}
         self.selected: dict[str, list[Setting]] = {}
         self.skipped: dict[str, dict[str, str]] = {}
         for r, settings in chosen.items():
@@ -81,20 +81,13 @@ class Pipeline:
                     self.skipped.setdefault(r, {})[plan] = why
             self.selected[r] = keep
 
-    def _term_recipes(self, term) -> list[str]:
-        return [r for r, plans in self.plans.items()
-                if term.recipe in (None, r) and (term.plan is None or term.plan in plans)
-                and (term.plan is not None or any(all(f in p.factors for f in term.conditions)
-                                                  for p in plans.values()))]
-
     # ------------------------------------------------------------------------ corpora
 
     def _check_corpora(self) -> None:
         """Every configured corpus is registered; its options and demo options are parameters of
         its adapter and demo builder."""
-        import inspect
-
         from audiopipe.demo import BUILDERS
+        from audiopipe.pipeline.provenance import parameters_of
 
         for name, spec in (self.config.get("corpora") or {}).items():
             if name not in corpus_registry.CORPORA:
@@ -111,10 +104,7 @@ class Pipeline:
                     raise PipelineError(f"params: corpora.{name}.demo: {name} has no demo builder "
                                         f"(demos: {', '.join(sorted(BUILDERS))})")
                 if isinstance(demo, dict):
-                    mod, _, fn = BUILDERS[name].partition(":")
-                    import importlib
-
-                    params = list(inspect.signature(getattr(importlib.import_module(mod), fn)).parameters)[3:]
+                    params = parameters_of(BUILDERS[name])[3:]
                     bad = sorted(set(demo) - set(params))
                     if bad:
                         raise PipelineError(f"params: corpora.{name}.demo: unknown key(s) {bad} "

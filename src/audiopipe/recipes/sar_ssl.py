@@ -51,6 +51,8 @@ def data_sets(data: dict) -> dict[str, dict]:
 _OTHER_KEYS = ("seed", "sampling_rate", "dtype", "room", "noise", "sets", "downstream", "measured", "locata")
 _LOCATA_KEYS = ("tasks", "arrays", "mic_dist_range", "duration_s", "examples", "shards")
 _MEASURED_KEYS = ("corpus", "examples", "shards", "duration_s", "mic_dist_range", "room_size")
+#: the LOCATA segment splits (the keys of audiopipe.signals.locata.SPLITS, which defines them)
+LOCATA_SPLITS = ("train", "val", "test")
 #: WSJ0 split the speech of each set is drawn from (SAR-SSL: tr for training, dt, et)
 SPEECH_SPLIT = {"pretrain": "train", "train": "train", "val": "val", "test": "test"}
 _NOISE_KEYS = ("type", "field", "nfft", "snr_range")
@@ -244,8 +246,6 @@ def locata_sets(data: dict) -> dict[str, dict]:
     KeyError
         An unknown key or split, or a missing ``examples``/``shards``.
     """
-    from audiopipe.signals.locata import SPLITS
-
     spec = data.get("locata") or {}
     if not spec:
         return {}
@@ -255,9 +255,9 @@ def locata_sets(data: dict) -> dict[str, dict]:
     missing = [k for k in ("examples", "shards") if k not in spec]
     if missing:
         raise KeyError(f"sar_ssl.data.locata lacks {missing}")
-    bad = sorted(set(spec["examples"]) - set(SPLITS))
+    bad = sorted(set(spec["examples"]) - set(LOCATA_SPLITS))
     if bad:
-        raise KeyError(f"sar_ssl.data.locata.examples: unknown split(s) {bad}; expected {sorted(SPLITS)}")
+        raise KeyError(f"sar_ssl.data.locata.examples: unknown split(s) {bad}; expected {sorted(LOCATA_SPLITS)}")
     return {f"locata-{split}": {"split": split, "examples": int(n), "shards": int(spec["shards"])}
             for split, n in spec["examples"].items()}
 
