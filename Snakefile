@@ -15,6 +15,13 @@ configfile: "params.yaml"
 validate_params(config, f"{workflow.basedir}/workflow/schemas/params.schema.yaml")
 
 
+wildcard_constraints:
+    plan="[^/]+",
+    setting="[^/]+",
+    chunk="[0-9]+",
+    shard="[0-9]+",
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/corpora.smk"
 include: "workflow/rules/tables.smk"

@@ -47,13 +47,13 @@ rule clarity_train:
         code=code("clarity", "train"),
     threads: 2
     resources:
-        gpu=1,
+        **GPU,
     log:
         "logs/clarity/{plan}/{setting}/train.log",
     benchmark:
         "benchmarks/out/clarity/{plan}/{setting}/train.tsv"
     shell:
-        "OMP_NUM_THREADS={threads} {GPU_RUN} {resources.gpu} --gpu-log {params.gpu_log} --"
+        "OMP_NUM_THREADS={threads} {GPU_RUN} --gpu-log {params.gpu_log} --"
         " {AUDIOPIPE} clarity train --shards {params.shards} --output {output}"
         " --model {params.model} --train {params.train} > {log} 2>&1"
 

@@ -11,7 +11,6 @@ for _corpus in PIPE.corpora_used():
                 f"{PIPE.corpus(_corpus)['root']}/DEMO.json",
             params:
                 corpus=_corpus,
-                root=PIPE.corpus(_corpus)["root"],
                 fixtures=str(PIPE.fixtures or ""),
                 options=json_arg(PIPE.corpus(_corpus)["demo"]),
                 code=demo_digest(_corpus),
@@ -20,7 +19,7 @@ for _corpus in PIPE.corpora_used():
             benchmark:
                 f"benchmarks/out/demo/{_corpus}.tsv"
             shell:
-                "{AUDIOPIPE} demo {params.corpus} --root {params.root:q} --fixtures {params.fixtures:q}"
+                "{AUDIOPIPE} demo {params.corpus} --root \"$(dirname {output:q})\" --fixtures {params.fixtures:q}"
                 " --options {params.options} > {log} 2>&1"
 
     rule:
@@ -32,8 +31,8 @@ for _corpus in PIPE.corpora_used():
             PIPE.manifests(_corpus),
         params:
             corpus=_corpus,
-            root=PIPE.corpus(_corpus)["root"],
-            outdir=f"data/manifests/{_corpus}",
+            root=lambda wc, c=_corpus: PIPE.corpus(c)["root"],
+            outdir=lambda wc, output: str(Path(output[0]).parent),
             options=json_arg(PIPE.corpus(_corpus)["options"]),
             code=corpus_digest(_corpus),
         log:
@@ -41,5 +40,5 @@ for _corpus in PIPE.corpora_used():
         benchmark:
             f"benchmarks/out/corpora/{_corpus}.tsv"
         shell:
-            "{AUDIOPIPE} corpus prepare {params.corpus} --root {params.root:q} --output-dir {params.outdir}"
+            "{AUDIOPIPE} corpus prepare {params.corpus} --root {params.root:q} --output-dir {params.outdir:q}"
             " --options {params.options} > {log} 2>&1"

@@ -120,13 +120,13 @@ rule sar_ssl_pretrain:
         config=json_arg(SAR_CFG["pretrain"]),
         code=code("sar_ssl", "pretrain"),
     resources:
-        gpu=1,
+        **GPU,
     log:
         "logs/sar_ssl/pretrain.log",
     benchmark:
         "benchmarks/out/sar_ssl/pretrain.tsv"
     shell:
-        "{GPU_RUN} {resources.gpu} -- {AUDIOPIPE} sar_ssl pretrain --train {params.train} --val {params.val}"
+        "{GPU_RUN} -- {AUDIOPIPE} sar_ssl pretrain --train {params.train} --val {params.val}"
         " --output_dir $(dirname {output.model}) --config {params.config} > {log} 2>&1"
 
 
@@ -145,12 +145,12 @@ rule sar_ssl_downstream:
         config=json_arg({k: v for k, v in SAR_CFG["downstream"].items() if k != "sets"}),
         code=code("sar_ssl", "downstream"),
     resources:
-        gpu=1,
+        **GPU,
     log:
         "logs/sar_ssl/{plan}/{setting}.log",
     benchmark:
         "benchmarks/out/sar_ssl/{plan}/{setting}.tsv"
     shell:
-        "{GPU_RUN} {resources.gpu} -- {AUDIOPIPE} sar_ssl downstream --setting '{wildcards.setting}'"
+        "{GPU_RUN} -- {AUDIOPIPE} sar_ssl downstream --setting '{wildcards.setting}'"
         " --levels {params.levels} --kind {params.kind} {params.data} --pretrained {input.pretrained}"
         " --output {output} --config {params.config} > {log} 2>&1"

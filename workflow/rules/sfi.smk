@@ -42,13 +42,13 @@ rule sfi_train:
         code=code("sfi", "train"),
     threads: 2
     resources:
-        gpu=1,
+        **GPU,
     log:
         "logs/sfi/train_{sfi_kind}.log",
     benchmark:
         "benchmarks/out/sfi/train_{sfi_kind}.tsv"
     shell:
-        "OMP_NUM_THREADS={threads} {GPU_RUN} {resources.gpu} -- {AUDIOPIPE} sfi train"
+        "OMP_NUM_THREADS={threads} {GPU_RUN} -- {AUDIOPIPE} sfi train"
         " --train_shard {input.train} --valid_shard {input.valid} --output {output}"
         " --kind {wildcards.sfi_kind} --model {params.model} --training {params.training} > {log} 2>&1"
 

@@ -39,12 +39,12 @@ rule strf_setting:
         p=json_arg({k: ST[k] for k in ("frontend", "sad", "urban", "seed")}),
         code=code("strf", "setting"),
     resources:
-        gpu=1,
+        **GPU,
     log:
         "logs/strf/{plan}/{setting}.log",
     benchmark:
         "benchmarks/out/strf/{plan}/{setting}.tsv"
     shell:
-        "{GPU_RUN} {resources.gpu} -- {AUDIOPIPE} strf setting --sad {input.sad} --clips {input.clips}"
+        "{GPU_RUN} -- {AUDIOPIPE} strf setting --sad {input.sad} --clips {input.clips}"
         " --plan {wildcards.plan} --setting '{wildcards.setting}' --levels {params.levels} --params {params.p}"
         " --output_dir $(dirname {output}) > {log} 2>&1"

@@ -65,13 +65,13 @@ rule transcoder_teacher:
         p=lambda wc: json_arg(TC["classifiers"][wc.classifier]),
         code=code("transcoder", "teacher"),
     resources:
-        gpu=1,
+        **GPU,
     log:
         "logs/transcoder/teacher_{classifier}.log",
     benchmark:
         "benchmarks/out/transcoder/teacher_{classifier}.tsv"
     shell:
-        "{GPU_RUN} {resources.gpu} -- {AUDIOPIPE} transcoder teacher --features {input}"
+        "{GPU_RUN} -- {AUDIOPIPE} transcoder teacher --features {input}"
         " --classifier {wildcards.classifier} --output_dir $(dirname {output.pt}) --params {params.p} > {log} 2>&1"
 
 
@@ -89,13 +89,13 @@ rule transcoder_setting:
         p=json_arg({k: TC[k] for k in ("cnn", "training")}),
         code=code("transcoder", "setting"),
     resources:
-        gpu=1,
+        **GPU,
     log:
         "logs/transcoder/{plan}/{setting}.log",
     benchmark:
         "benchmarks/out/transcoder/{plan}/{setting}.tsv"
     shell:
-        "{GPU_RUN} {resources.gpu} -- {AUDIOPIPE} transcoder setting --features {input.features}"
+        "{GPU_RUN} -- {AUDIOPIPE} transcoder setting --features {input.features}"
         " --teacher_dir $(dirname {input.teacher}) --plan {wildcards.plan} --setting '{wildcards.setting}'"
         " --levels {params.levels} --params {params.p} --output_dir $(dirname {output}) > {log} 2>&1"
 

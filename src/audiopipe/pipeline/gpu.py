@@ -31,6 +31,30 @@ from pathlib import Path
 DEFAULT_LOCK_DIR = Path(".snakemake") / "gpu_slots"
 
 
+def rule_resources(n: int = 1, environ: dict | None = None) -> dict:
+    """The ``resources`` of a GPU rule: ``gpu`` devices, plus the site's GPU model or gres.
+
+    On one machine ``gpu`` counts against ``--resources gpu=N``. Under the SLURM profile the
+    executor plugin turns it into ``--gpus=N`` and its partition config sends the job to a
+    partition with GPUs. ``AUDIOPIPE_GPU_MODEL`` (e.g. ``a100``) adds ``gpu_model``
+    (``--gpus=a100:N``); ``AUDIOPIPE_GPU_GRES`` (e.g. ``gpu:a100:1``) replaces both by ``gres``
+    for sites that accept only ``--gres`` (the plugin refuses ``gpu`` and ``gres`` together; under
+    SLURM, Slurm counts the devices).
+
+    Raises
+    ------
+    ValueError
+        If both variables are set (the plugin refuses gpu and gres together).
+    """
+    env = os.environ if environ is None else environ
+    model, gres = env.get("AUDIOPIPE_GPU_MODEL", ""), env.get("AUDIOPIPE_GPU_GRES", "")
+    if model and gres:
+        raise ValueError("set AUDIOPIPE_GPU_MODEL or AUDIOPIPE_GPU_GRES, not both")
+    if gres:
+        return {"gres": gres}
+    return {"gpu": n, **({"gpu_model": model} if model else {})}
+
+
 def device_count() -> int:
     """Number of GPUs: ``AUDIOPIPE_GPU_COUNT`` if set, else ``nvidia-smi -L`` lines, else 0.
 

@@ -1,0 +1,31 @@
+"""`snakemake --lint` on the workflow: rules are wiring (no function mixed into a rules file) and
+the only hints left are the two the README explains: one virtual environment instead of conda
+environments, and the command prefix (the Python that runs Snakemake) read from common.smk."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.slow
+
+ACCEPTED = {
+    "Specify a conda environment or container for each rule.",
+    "Shell command directly uses variable AUDIOPIPE from outside of the rule",
+    "Shell command directly uses variable GPU_RUN from outside of the rule",
+}
+
+
+def test_lint_shows_no_mixed_rules_and_functions():
+    res = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(REPO),
+                          "--lint"], capture_output=True, text=True, timeout=600)
+    out = res.stdout + res.stderr
+    titles = {m.strip().rstrip(":") for m in re.findall(r"^\s+\* (.+?):?$", out, re.M)}
+    assert "Lints for rule" in out, out[-2000:]  # the linter ran over the rules
+    assert not [t for t in titles if "Mixed rules and functions" in t]
+    assert titles <= ACCEPTED | {t + "." for t in ACCEPTED}, titles - ACCEPTED
