@@ -186,7 +186,7 @@ def pretrain(train: list[Path], val: list[Path], output_dir: Path, config: dict)
                           batch_size=int(config["batch_size"]), lr=float(config["lr"]),
                           epochs=int(config["epochs"]), seed=int(config["seed"]))
     with atomic_path(output_dir / "model.pt") as tmp:
-        torch.save({"model": config["model"], "state_dict": res.pop("state")}, tmp)
+        torch.save({"model": config["model"], "state_dict": res.pop("state"), "resumed": res.pop("resumed")}, tmp)
     res["seconds"] = time.time() - t0
     write_json(output_dir / "metrics.json", res)
 

@@ -69,11 +69,10 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     def save_checkpoint(self, checkpoint: dict[str, Any], path, storage_options: Any | None = None) -> None:
         if storage_options is not None:
             raise TypeError(f"{type(self).__name__} takes no storage_options, got {storage_options!r}")
-        with atomic_path(path) as tmp:
-            with open(tmp, "wb") as f:
-                torch.save(checkpoint, f)
-                f.flush()
-                os.fsync(f.fileno())
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
+            torch.save(checkpoint, f)
+            f.flush()
+            os.fsync(f.fileno())
 
 
 @dataclass
@@ -289,7 +288,7 @@ def fit(
     callbacks: Sequence[L.Callback] = (),
     keep_epoch_checkpoints: bool = False,
     gradient_clip_val: float | None = None,
-    limit_train_batches: int | float = 1.0,
+    limit_train_batches: float = 1.0,
     log_every_n_steps: int = 50,
 ) -> FitResult:
     """Train ``module`` (or resume it from ``<checkpoint_dir>/last.ckpt``); see the module docstring.
