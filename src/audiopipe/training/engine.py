@@ -261,10 +261,10 @@ class EngineCheckpoint(Checkpoint):
                 self.best_score is None or (value < self.best_score if self.mode == "min" else value > self.best_score))
             if better:
                 self.best_score, self.best_epoch = value, epoch
-                trainer.save_checkpoint(self.dir / BEST)  # before last.ckpt, which records it as best
+                trainer.save_checkpoint(self.dir / BEST, weights_only=False)  # before last.ckpt, which records it as best
         if self.keep_epoch_checkpoints:
-            trainer.save_checkpoint(self.dir / f"epoch{epoch:03d}.ckpt")
-        trainer.save_checkpoint(self.dir / LAST)
+            trainer.save_checkpoint(self.dir / f"epoch{epoch:03d}.ckpt", weights_only=False)
+        trainer.save_checkpoint(self.dir / LAST, weights_only=False)
 
 
 def _stderr_is_tty() -> bool:
@@ -354,8 +354,8 @@ def fit(
         logger=L.pytorch.loggers.CSVLogger(str(log_dir.parent), name=log_dir.name),
         default_root_dir=str(ckpt_dir.parent), num_sanity_val_steps=0,
         enable_progress_bar=_stderr_is_tty(), enable_model_summary=False,
-        gradient_clip_val=gradient_clip_val or None, limit_train_batches=limit_train_batches,
-        log_every_n_steps=log_every_n_steps,
+        gradient_clip_val=gradient_clip_val or None, log_every_n_steps=log_every_n_steps,
+        **({} if limit_train_batches == 1.0 else {"limit_train_batches": limit_train_batches}),
     )
     last = ckpt_dir / LAST
     resume = str(last) if last.is_file() else None
