@@ -158,7 +158,11 @@ def run(scenario: str, inputs: dict, out: Path) -> dict:
                 "resumed": resumed}
     if scenario == "sar_ssl_downstream":
         from audiopipe.models.mc_conformer import MCConformer
-        from audiopipe.training.sar_ssl import run_downstream, select_rooms, shard_room_ids
+        from audiopipe.training.sar_ssl import (
+            run_downstream,
+            select_rooms,
+            shard_room_ids,
+        )
 
         torch.manual_seed(0)
         pretrained = MCConformer(**MC_CONFORMER).state_dict()

@@ -42,7 +42,7 @@ def clarity_shard(fixtures: Path, path: Path, crop_s: float = 0.25, n_train: int
     target = scipy.signal.resample_poly(target.astype(np.float64), fs, sr, axis=-1)
     noise, sr_n = read_audio(Path(fixtures) / CLARITY_NOISE)
     noise = scipy.signal.resample_poly(noise[0].astype(np.float64), fs, sr_n)
-    n = int(round(crop_s * fs))
+    n = round(crop_s * fs)
     total = n_train + n_val
     starts = np.linspace(2 * fs, 5 * fs - n, total).astype(int)
     mixes, sources = [], []

@@ -171,7 +171,8 @@ def set_rng_state(state: dict, generators: Sequence[torch.Generator] = ()) -> No
     torch.set_rng_state(state["torch"])
     if len(state["generators"]) != len(generators):
         raise ValueError(f"checkpoint holds {len(state['generators'])} data-loader generator states, "
-                         f"the data loaders have {len(generators)}")
+                         f"the data loaders have {len(generators)}: they differ from the run that wrote it "
+                         "(delete the checkpoint folder to train from scratch)")
     for g, s in zip(generators, state["generators"]):
         g.set_state(s)
     if "cuda" in state and torch.cuda.is_available():
