@@ -11,6 +11,7 @@ A pause point makes the kill point exact instead of timed. With ``AUDIOPIPE_TEST
 * ``batch:<epoch>:<batch>``: before that training batch starts (epoch and batch 0-based);
 * ``save:<file name>:<epoch>``: while the checkpoint ``<file name>`` of that epoch is being
   written, after half of its bytes reached the temporary file;
+* ``train_end``: when training has ended, before the training function writes its outputs;
 
 the process writes the file named by ``AUDIOPIPE_TEST_MARKER`` and sleeps until it is killed.
 """
@@ -59,13 +60,17 @@ def _wait_to_be_killed(marker: str) -> None:
 
 def install_pause(spec: str, marker: str) -> None:
     """Install the pause point ``spec`` (see the module docstring)."""
-    kind, a, b = spec.split(":")
-    if kind == "batch":
-        epoch, batch = int(a), int(b)
+    kind, a, b = (spec.split(":") + ["", ""])[:3]
+    if kind in ("batch", "train_end"):
+        epoch, batch = (int(a), int(b)) if kind == "batch" else (None, None)
 
         class Pause(L.Callback):
             def on_train_batch_start(self, trainer, pl_module, batch_, batch_idx):
                 if trainer.current_epoch == epoch and batch_idx == batch:
+                    _wait_to_be_killed(marker)
+
+            def on_train_end(self, trainer, pl_module):
+                if kind == "train_end":
                     _wait_to_be_killed(marker)
 
         base = L.Trainer

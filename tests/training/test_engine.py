@@ -95,8 +95,10 @@ def test_resume_without_the_random_states_is_not_exact(fixtures_dir, tmp_path, m
 def test_finished_run_returns_at_once_and_more_epochs_train_on(fixtures_dir, tmp_path):
     d = tmp_path / "checkpoints"
     first = _fit(fixtures_dir, d, epochs=2)
+    after_first = torch.get_rng_state()
     again = _fit(fixtures_dir, d, epochs=2)
     assert (again.epochs_run, again.resumed, again.epochs) == (0, 0, 2)
+    assert torch.equal(torch.get_rng_state(), after_first)  # the random states the finished run left
     assert _same_weights(again.module, first.module) and again.history == first.history
     more = _fit(fixtures_dir, d, epochs=3)
     assert (more.epochs_run, more.resumed, more.epochs) == (1, 1, 3)

@@ -106,29 +106,41 @@ RECIPES = {
     "transcoder_cnn": "teacher_inputs",
     "strf_sad": "transcoder_inputs",
 }
+MID_EPOCH = ("batch:1:1", 0)  # in the 2nd epoch, at its 2nd batch: after the 1st epoch's checkpoint
+CASES = [pytest.param(s, *MID_EPOCH, id=f"{s}-mid-epoch") for s in RECIPES] + [
+    # the riskiest point for SAR-SSL's stopping rule: its epoch-3 weight file is written and the
+    # files it no longer needs deleted, the epoch-3 checkpoint is half written
+    pytest.param("sar_ssl_downstream", "save:last.ckpt:2", 1, id="sar_ssl_downstream-writing-last.ckpt"),
+    # training over, outputs (best weights, test metrics) not written yet
+    pytest.param("clarity", "train_end", 2, id="clarity-after-training"),
+    pytest.param("transcoder_cnn", "train_end", 2, id="transcoder_cnn-after-training"),
+]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("scenario", list(RECIPES))
-def test_recipe_killed_mid_epoch_resumes_exactly(scenario, request, tmp_path):
-    """Killed in the 2nd epoch (its 2nd batch), after the 1st epoch's checkpoint: the rerun
-    resumes from it, logs the epochs it trains, and ends where the uninterrupted run ends."""
+@pytest.mark.parametrize("scenario, pause, ckpt_epoch", CASES)
+def test_recipe_killed_resumes_exactly(scenario, pause, ckpt_epoch, request, tmp_path):
+    """Killed with SIGKILL at the pause point, after the checkpoint of epoch ``ckpt_epoch``
+    (0-based): the rerun resumes from it, logs the epochs it trains, and ends with the weights
+    and metrics of the uninterrupted run."""
     inputs = request.getfixturevalue(RECIPES[scenario])
     want = run_to_end(scenario, inputs, tmp_path / "clean", tmp_path / "clean.log")
     assert want["resumed"] == 0
 
     out = tmp_path / "killed"
-    run_and_kill(scenario, inputs, out, tmp_path / "killed.log", "batch:1:1")
+    run_and_kill(scenario, inputs, out, tmp_path / "killed.log", pause)
     ckpt = out / CHECKPOINT_DIR[scenario] / "last.ckpt"
-    assert _ckpt_epoch(ckpt) == 0  # the kill came after the 1st epoch's checkpoint, mid-way through the 2nd
-    assert "epoch 1/" in (tmp_path / "killed.log").read_text()
+    assert _ckpt_epoch(ckpt) == ckpt_epoch
+    assert f"epoch {ckpt_epoch + 1}/" in (tmp_path / "killed.log").read_text()
 
     got = run_to_end(scenario, inputs, out, tmp_path / "resumed.log")
     assert_same_outcome(got, want)
-    assert got["resumed"] == 1
+    trained_on = pause != "train_end"
+    assert got["resumed"] == int(trained_on)
     log = (tmp_path / "resumed.log").read_text()
     assert f"resuming from {ckpt}" in log
-    assert "epoch 1/" not in log and "epoch 2/" in log  # one line per trained epoch, in the job's log
+    assert f"epoch {ckpt_epoch + 1}/" not in log  # one line per trained epoch, in the job's log
+    assert (f"epoch {ckpt_epoch + 2}/" in log) == trained_on
 
 
 @pytest.fixture(scope="module")

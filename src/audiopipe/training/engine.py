@@ -221,6 +221,7 @@ class EngineCheckpoint(Checkpoint):
         self.best_epoch: int | None = None
         self.epoch_seconds: list[float] = []
         self._loaded = False
+        self._loaded_rng: dict | None = None
         self._counted = False
         self._t0 = 0.0
 
@@ -236,6 +237,7 @@ class EngineCheckpoint(Checkpoint):
         self.best_score, self.best_epoch = state_dict["best_score"], state_dict["best_epoch"]
         # restored now, before Lightning iterates the data loaders of the next epoch
         set_rng_state(state_dict["rng"], self.generators)
+        self._loaded_rng = state_dict["rng"]
         self._loaded = True
 
     # -- hooks ----------------------------------------------------------------------------------
@@ -363,6 +365,10 @@ def fit(
     if resume:
         log.info("resuming from %s", resume)
     trainer.fit(module, train_dataloaders, val_dataloaders, ckpt_path=resume)
+    if engine._loaded_rng is not None and not engine.epoch_seconds:
+        # a finished checkpoint: Lightning still iterated the training loader once; leave the
+        # random states where the uninterrupted run left them, for the caller's code after fit
+        set_rng_state(engine._loaded_rng, engine.generators)
     best = ckpt_dir / BEST
     return FitResult(
         module=module, last_checkpoint=last,
