@@ -180,9 +180,10 @@ def set_rng_state(state: dict, generators: Sequence[torch.Generator] = ()) -> No
 
 
 def _scalar_metrics(metrics: dict) -> dict[str, float]:
+    """Epoch-level scalar metrics: no ``<name>_step``, and ``<name>_epoch`` only without ``<name>``."""
     out = {}
     for k, v in sorted(metrics.items()):
-        if k.endswith("_step"):
+        if k.endswith("_step") or (k.endswith("_epoch") and k[: -len("_epoch")] in metrics):
             continue
         if isinstance(v, torch.Tensor):
             if v.numel() != 1:

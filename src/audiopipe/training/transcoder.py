@@ -81,7 +81,7 @@ class TranscoderModule(L.LightningModule):
             with torch.no_grad():
                 ref = torch.sigmoid(self.teacher(mel))
             loss = torch.nn.functional.binary_cross_entropy_with_logits(self.teacher(est), ref)
-        self.log("train_loss", loss, prog_bar=True)
+        self.log("train_loss", loss, prog_bar=True, on_epoch=True, batch_size=tho.shape[0])
         return loss
 
     def configure_optimizers(self):
