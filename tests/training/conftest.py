@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from tests._torch_threads import one_torch_thread  # noqa: F401  (autouse)
@@ -39,15 +37,3 @@ def transcoder_inputs(fixtures_dir, tmp_path_factory) -> dict:
 
     feats = inputs.transcoder_features(fixtures_dir, tmp_path_factory.mktemp("transcoder"), CLASSES)
     return {k: str(v) for k, v in feats.items()}
-
-
-@pytest.fixture(scope="session")
-def teacher_inputs(transcoder_inputs, tmp_path_factory) -> dict:
-    """The transcoder inputs plus a demo teacher (one epoch) for the CNN setting."""
-    from audiopipe.recipes import transcoder
-
-    out = tmp_path_factory.mktemp("teacher")
-    transcoder.teacher(Path(transcoder_inputs["clips"]), "PANN", out,
-                       {"weights": None, "classes": 527, "width": 4, "epochs": 1, "lr": 3e-3, "batch_size": 4,
-                        "seed": 0})
-    return {**transcoder_inputs, "teacher": str(out)}

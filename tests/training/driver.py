@@ -181,41 +181,45 @@ def run(scenario: str, inputs: dict, out: Path) -> dict:
         weights = {p.name: _state(p) for p in sorted((out / "weights").glob("epoch=*.pt"))}
         return {"weights": {"last": _ckpt_weights(out, scenario), **weights}, "result": _plain(res),
                 "resumed": resumed}
-    if scenario == "transcoder_teacher":
-        from audiopipe.recipes import transcoder
+    if scenario in ("transcoder_teacher", "transcoder_cnn"):
+        # the teacher and setting stages' training: seed, build the module, fit (recipes/transcoder.py)
+        from audiopipe.features.clips import load_clip_features
+        from audiopipe.training.transcoder import (
+            ClassifierModule,
+            TranscoderModule,
+            fit,
+            loader,
+            seed_all,
+        )
 
-        params = {"weights": None, "classes": 527, "width": 4, "epochs": EPOCHS, "lr": 3e-3, "batch_size": 4, "seed": 0}
-        transcoder.teacher(Path(inputs["clips"]), "PANN", out, params)
-        info = json.loads((out / "teacher.json").read_text())
-        resumed = info.pop("resumed")
-        return {"weights": {"teacher": _state(out / "teacher.pt"), "last": _ckpt_weights(out, scenario)},
-                "result": info, "resumed": resumed}
-    if scenario == "transcoder_cnn":
-        from audiopipe.recipes import transcoder
-
-        params = {"plans": {"t": {"factors": {"transcoder": ["pinv", "cnn_pinv"], "classifier": ["PANN"],
-                                              "target": ["mel", "logits"]},
-                                  "default": {"transcoder": "cnn_pinv", "classifier": "PANN", "target": "logits"}}},
-                  "cnn": {"n_layers": 2, "channels": 2, "kernel": [5, 3]},
-                  "training": {"epochs": EPOCHS, "lr": 1e-3, "batch_size": 4, "seed": 0}}
-        transcoder.setting(Path(inputs["clips"]), Path(inputs["teacher"]), "t", "default", params, out)
-        last = _state(out / CHECKPOINT_DIR[scenario] / "last.ckpt")
-        return {"weights": {"last": last["state_dict"]},
-                "result": json.loads((out / "metrics.json").read_text()),
-                "resumed": last["callbacks"]["EngineCheckpoint"]["resumes"]}
+        data = load_clip_features(Path(inputs["clips"]), "train")
+        seed = 11
+        if scenario == "transcoder_teacher":
+            seed_all(seed)
+            module = ClassifierModule("PANN", len(data["classes"]), 4, 3e-3)
+            arrays = (data["mel_PANN"], data["labels"])
+        else:
+            seed_all(seed)
+            module = TranscoderModule("cnn_pinv", "PANN", "mel", {"n_layers": 2, "channels": 2, "kernel": [5, 3]}, 1e-3)
+            arrays = (data["third_octave"], data["mel_PANN"])
+        res = fit(module, loader(*arrays, batch_size=8, shuffle=True, seed=seed), out / "checkpoints", EPOCHS, seed)
+        return {"weights": {"module": module.state_dict(), "last": _ckpt_weights(out, scenario)},
+                "result": {"history": res.history, "epochs": res.epochs}, "resumed": res.resumed}
     if scenario == "strf_sad":
-        from audiopipe.recipes import strf
+        # the setting stage's speech-activity training (recipes/strf.py)
+        import h5py
 
-        params = {"plans": {"paper": {"factors": {"frontend": ["strf", "conv"], "task": ["sad", "urban"]},
-                                      "default": {"frontend": "strf", "task": "sad"}}},
-                  "seed": 0, "frontend": {"channels": 2, "kernel": [9, 9], "grid": "centred"},
-                  "sad": {"hidden": 8, "chunk_s": 2.0, "epochs": EPOCHS, "lr": 3e-3, "batch_size": 4,
-                          "threshold": 0.5}}
-        strf.setting(Path(inputs["sad"]), Path(inputs["strf_clips"]), "paper", "default", params, out)
-        last = _state(out / CHECKPOINT_DIR[scenario] / "last.ckpt")
-        return {"weights": {"last": last["state_dict"]},
-                "result": json.loads((out / "metrics.json").read_text()),
-                "resumed": last["callbacks"]["EngineCheckpoint"]["resumes"]}
+        from audiopipe.training.strf import SADModule
+        from audiopipe.training.transcoder import fit, loader, seed_all
+
+        with h5py.File(inputs["sad"], "r") as f:
+            x, y = f["x"][()], f["y"][()]
+        seed = 5
+        seed_all(seed)
+        module = SADModule("strf", 2, [9, 9], 8, "centred", 3e-3, seed)
+        res = fit(module, loader(x, y, batch_size=4, shuffle=True, seed=seed), out / "checkpoints", EPOCHS, seed)
+        return {"weights": {"module": module.state_dict(), "last": _ckpt_weights(out, scenario)},
+                "result": {"history": res.history, "epochs": res.epochs}, "resumed": res.resumed}
     raise ValueError(f"unknown scenario {scenario!r}")
 
 

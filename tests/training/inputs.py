@@ -6,12 +6,15 @@ recipe's existing test helpers) build them, at a size that trains in seconds:
 * Clarity: one crop shard in the ``cache`` stage's contract (``mixture`` (n, 2, T), ``sources``
   (n, 2, 2, T), ``is_val``), 16 kHz: the reverberant S06001 target (both hearing-aid
   microphones of CH1) plus the real CEC2 fan-noise interferer at 0 dB, cut into 0.25-s crops;
-* SFI: the MUSDB18-HQ demo corpus cut from the real track by the recipe's ``demo`` stage,
-  prepared and resampled to 8 kHz by the recipe's ``prepare``/``resample_split`` stages;
+* SFI: shards of the ``resample`` stage's contract cut from the real MUSDB18 track at 8 kHz;
 * SAR-SSL: signal shards of real speech x measured dEchorate RIRs
   (:mod:`tests.sar_ssl.fixture_shards`), turned into feature shards by ``cache_features``;
-* transcoder / STRF: the demo corpora (TAU, UrbanSound8K, AMI layouts) cut from the fixture
-  recordings and the recipes' ``features`` stages.
+* transcoder / STRF: the clip feature shard of the real TAU, UrbanSound8K and pyannote
+  recordings (``build_clip_features``), and log-Mel chunks of the real conversation with frame
+  labels from its RTTM.
+
+They use the feature functions and the trainers' file contracts only, not the recipes' stage
+functions, so that they do not depend on how the recipes wire their stages.
 """
 
 from __future__ import annotations
@@ -21,12 +24,18 @@ from pathlib import Path
 import h5py
 import numpy as np
 import scipy.signal
+import soundfile as sf
 
 from audiopipe.io import atomic_path, read_audio
 
 CLARITY_TARGET = "clarity/clarity_data/dev/scenes/S06001_target_CH1.wav"
 CLARITY_NOISE = "clarity/clarity_data/dev/interferers/noise/CIN_fan_014.wav"
 MUSDB_TRACK = "music/musdb18hq_sample/train/Music Delta - 80s Rock"
+MUSDB_SOURCES = ("vocals", "drums", "bass", "other")
+TAU_CLIP = "urban/tau2020_mobile/street_pedestrian-paris-152-4607-a.wav"
+US8K_CLIP = "urban/UrbanSound8K/audio/fold5/100032-3-0-0.wav"
+PYANNOTE_WAV = "speech/pyannote_sample/sample.wav"
+PYANNOTE_RTTM = "speech/pyannote_sample/sample.rttm"
 
 
 def clarity_shard(fixtures: Path, path: Path, crop_s: float = 0.25, n_train: int = 8, n_val: int = 4) -> Path:
@@ -61,17 +70,29 @@ def clarity_shard(fixtures: Path, path: Path, crop_s: float = 0.25, n_train: int
     return Path(path)
 
 
-def sfi_shards(fixtures: Path, out: Path, sampling_rate: int = 8000) -> dict[str, Path]:
-    """Train and validation shards of the SFI recipe (demo corpus from the real MUSDB track)."""
-    from audiopipe.recipes import sfi
+def sfi_shards(fixtures: Path, out: Path, sampling_rate: int = 8000, track_s: float = 1.1) -> dict[str, Path]:
+    """Train and validation shards in the SFI trainer's contract, from the real MUSDB18 track.
 
-    out = Path(out)
-    sfi.demo(Path(fixtures) / MUSDB_TRACK, out / "musdb", 1.1, {"train": 2, "valid": 1, "test": 1})
-    sfi.prepare(out / "musdb", out / "manifests", out / "musdb/valid_tracks.txt")
+    The mixture and the 4 stems (``vocals, drums, bass, other``) are resampled to
+    ``sampling_rate`` and cut into ``track_s`` tracks: 2 for training, the next for validation.
+    Each shard holds one group per track with ``mixture`` ``(2, T)`` and ``sources`` ``(4, 2, T)``
+    and the file attribute ``sampling_rate``, as ``resample`` writes them.
+    """
+    track = Path(fixtures) / MUSDB_TRACK
+    sigs = {}
+    for name in ("mixture", *MUSDB_SOURCES):
+        x, sr = read_audio(track / f"{name}.wav")
+        sigs[name] = scipy.signal.resample_poly(x.astype(np.float64), sampling_rate, sr, axis=-1).astype(np.float32)
+    n = round(track_s * sampling_rate)
     shards = {}
-    for split in ("train", "valid"):
-        shards[split] = out / f"{split}_{sampling_rate}.h5"
-        sfi.resample_split(out / f"manifests/musdb_{split}.jsonl", shards[split], sampling_rate)
+    for split, parts in (("train", (0, 1)), ("valid", (2,))):
+        shards[split] = Path(out) / f"{split}_{sampling_rate}.h5"
+        with atomic_path(shards[split]) as tmp, h5py.File(tmp, "w") as f:
+            for k in parts:
+                g = f.create_group(f"music_delta_80s_rock_part{k}")
+                g.create_dataset("mixture", data=sigs["mixture"][:, k * n:(k + 1) * n])
+                g.create_dataset("sources", data=np.stack([sigs[s][:, k * n:(k + 1) * n] for s in MUSDB_SOURCES]))
+            f.attrs.update(sampling_rate=sampling_rate, source=MUSDB_TRACK)
     return shards
 
 
@@ -90,16 +111,60 @@ def sar_ssl_features(fixtures: Path, out: Path) -> dict[str, Path]:
     return feats
 
 
-def transcoder_features(fixtures: Path, out: Path, classes: list[str]) -> dict[str, Path]:
-    """Clip shard (transcoder and STRF urban) and speech-activity features (STRF SAD)."""
-    from audiopipe.recipes import strf, transcoder
+def _lhotse_record(fixtures: Path, rel: str, **fields) -> dict:
+    info = sf.info(str(Path(fixtures) / rel))
+    return {"id": Path(rel).stem, "path": str(Path(fixtures) / rel), "sampling_rate": info.samplerate,
+            "num_samples": info.frames, "num_channels": info.channels, "duration": info.frames / info.samplerate,
+            "split": "train", **fields}
 
-    out = Path(out)
-    transcoder.demo(fixtures, out / "demo")
-    m = out / "manifests"
-    transcoder.prepare(out / "demo/tau_urban", out / "demo/urbansound8k", out / "demo/ami", m)
-    urban = [m / f"{n}.jsonl" for n in ("tau_urban_train", "tau_urban_evaluate", "urbansound8k")]
-    sad = [m / "ami_train.jsonl", m / "ami_test.jsonl"]
-    transcoder.features([*urban, *sad], out / "clips.h5", classes)
-    strf.features(sad, urban, out / "sad.h5", out / "strf_clips.h5", classes)
-    return {"clips": out / "clips.h5", "sad": out / "sad.h5", "strf_clips": out / "strf_clips.h5"}
+
+def _rttm_speech(path: Path) -> list[list[float]]:
+    """Speech regions ``[start, end]`` (s) of an RTTM file, merged where speakers overlap."""
+    regions = sorted((float(f[3]), float(f[3]) + float(f[4]))
+                     for f in (line.split() for line in Path(path).read_text().splitlines()) if f and f[0] == "SPEAKER")
+    merged: list[list[float]] = []
+    for a, b in regions:
+        if merged and a <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], b)
+        else:
+            merged.append([a, b])
+    return merged
+
+
+def transcoder_features(fixtures: Path, out: Path, classes: list[str]) -> dict[str, Path]:
+    """Clip shard of the transcoder recipe and speech-activity chunks of the STRF recipe.
+
+    * ``clips.h5``: :func:`audiopipe.features.clips.build_clip_features` (third-octave levels,
+      PANN/YAMNet log-Mel, labels) of the real TAU street recording (``street_pedestrian``), the
+      UrbanSound8K dog bark (``dog_bark``) and the pyannote conversation (``speech`` where its RTTM
+      says so), all in the training split;
+    * ``sad.h5``: ``x`` ``(n, 64, 200)`` normalised log-Mel (:data:`audiopipe.features.mel.SAD`)
+      chunks of the first 12 s of the pyannote conversation, 1-s hop, and ``y`` ``(n, 200)``
+      frame labels from its RTTM (the STRF recipe's speech-activity training data).
+    """
+    from audiopipe.features import mel as melmod
+    from audiopipe.features.clips import build_clip_features
+    from audiopipe.io import write_jsonl
+    from audiopipe.metrics.detection import regions_to_frames
+
+    fixtures, out = Path(fixtures), Path(out)
+    speech = _rttm_speech(fixtures / PYANNOTE_RTTM)
+    records = [_lhotse_record(fixtures, TAU_CLIP, scene_label="street_pedestrian"),
+               _lhotse_record(fixtures, US8K_CLIP, label="dog_bark"),
+               _lhotse_record(fixtures, PYANNOTE_WAV, speech=speech)]
+    write_jsonl(out / "clips.jsonl", records)
+    build_clip_features([out / "clips.jsonl"], out / "clips.h5", classes)
+
+    x, sr = read_audio(fixtures / PYANNOTE_WAV)
+    x = x.mean(0)[: 12 * sr]
+    mel = melmod.log_mel(x, melmod.SAD).numpy().astype(np.float32)
+    hop_s = melmod.SAD.hop / melmod.SAD.sampling_rate
+    labels = regions_to_frames(speech, mel.shape[1], hop_s)
+    n = round(2.0 / hop_s)
+    starts = range(0, mel.shape[1] - n + 1, n // 2)
+    chunks = np.stack([mel[:, k:k + n] for k in starts])
+    with atomic_path(out / "sad.h5") as tmp, h5py.File(tmp, "w") as f:
+        f.create_dataset("x", data=((chunks - mel.mean()) / mel.std()).astype(np.float32))
+        f.create_dataset("y", data=np.stack([labels[k:k + n] for k in starts]).astype(np.float32))
+        f.attrs.update(source=PYANNOTE_WAV, hop_s=hop_s)
+    return {"clips": out / "clips.h5", "sad": out / "sad.h5"}

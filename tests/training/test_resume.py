@@ -103,7 +103,7 @@ RECIPES = {
     "sar_ssl_pretrain": "sar_ssl_inputs",
     "sar_ssl_downstream": "sar_ssl_inputs",
     "transcoder_teacher": "transcoder_inputs",
-    "transcoder_cnn": "teacher_inputs",
+    "transcoder_cnn": "transcoder_inputs",
     "strf_sad": "transcoder_inputs",
 }
 MID_EPOCH = ("batch:1:1", 0)  # in the 2nd epoch, at its 2nd batch: after the 1st epoch's checkpoint
