@@ -380,18 +380,3 @@ def fit(
         resumed=engine.resumes, stopped_early=bool(trainer.should_stop) and trainer.current_epoch < max_epochs,
     )
 
-
-def load_weights(checkpoint: str | os.PathLike, module: torch.nn.Module, prefix: str = "") -> torch.nn.Module:
-    """Load the weights of a checkpoint (``state_dict`` entries under ``prefix``) into ``module``.
-
-    Raises
-    ------
-    FileNotFoundError
-        If ``checkpoint`` does not exist.
-    """
-    checkpoint = Path(checkpoint)
-    if not checkpoint.is_file():
-        raise FileNotFoundError(f"{checkpoint}: no checkpoint")
-    state = torch.load(checkpoint, map_location="cpu", weights_only=True)["state_dict"]
-    module.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
-    return module
