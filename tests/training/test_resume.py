@@ -149,11 +149,12 @@ def toy_clean(toy_inputs, tmp_path_factory) -> dict:
     return run_to_end("toy", toy_inputs, d / "run", d / "run.log")
 
 
+@pytest.mark.slow  # 10-20 s each (three Python start-ups); test_engine.py covers the same in-process, fast
 @pytest.mark.parametrize("pause, ckpt_epoch", [
     pytest.param("batch:2:3", 1, id="mid-epoch"),
     pytest.param("save:last.ckpt:1", 0, id="while-writing-last.ckpt"),
-    pytest.param("batch:0:2", None, id="before-any-checkpoint", marks=pytest.mark.slow),
-    pytest.param("batch:3:0", 2, id="at-an-epoch-start", marks=pytest.mark.slow),
+    pytest.param("batch:0:2", None, id="before-any-checkpoint"),
+    pytest.param("batch:3:0", 2, id="at-an-epoch-start"),
 ])
 def test_killed_anywhere_resumes_exactly(pause, ckpt_epoch, toy_clean, toy_inputs, tmp_path):
     """The engine's kill points on a small real-data task: wherever the kill lands, last.ckpt is
