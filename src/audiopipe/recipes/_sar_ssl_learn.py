@@ -148,7 +148,7 @@ def pretrain(train: list[Path], val: list[Path], output_dir: Path, config: dict)
                           batch_size=int(config["batch_size"]), lr=float(config["lr"]),
                           epochs=int(config["epochs"]), seed=int(config["seed"]))
     with atomic_path(output_dir / "model.pt") as tmp:
-        torch.save({"model": config["model"], "state_dict": res.pop("state")}, tmp)
+        torch.save({"model": config["model"], "state_dict": res.pop("state"), "resumed": res.pop("resumed")}, tmp)
     timing = {"seconds": round(time.time() - t0, 3), "examples_per_s": res.pop("examples_per_s", None)}
     write_json(output_dir / "metrics.json", res)
     write_json(output_dir / "timing.json", timing)

@@ -186,14 +186,15 @@ def train(shards: list[Path], output: Path, model: dict, train: dict) -> None:
     torch.set_num_threads(max(1, torch.get_num_threads()))
     work = Path(output).parent
     t0 = time.time()
-    module = train_separator(shards, work, model, lr=float(train["lr"]), batch_size=int(train["batch_size"]),
-                             max_epochs=int(train["max_epochs"]), seed=int(train["seed"]),
-                             num_workers=int(train.get("num_workers", 0)))
+    module, fitted = train_separator(shards, work, model, lr=float(train["lr"]), batch_size=int(train["batch_size"]),
+                                     max_epochs=int(train["max_epochs"]), seed=int(train["seed"]),
+                                     num_workers=int(train.get("num_workers", 0)))
     counts = module.slot_counts.tolist()
     slot = int(np.argmax(counts)) if sum(counts) else 0
     with atomic_path(output) as tmp:
         torch.save({"state_dict": module.net.state_dict(), "model": model, "train": train,
-                    "target_slot": slot, "slot_counts": counts, "sampling_rate": rates.pop()}, tmp)
+                    "target_slot": slot, "slot_counts": counts, "sampling_rate": rates.pop(),
+                    "resumed": fitted.resumed}, tmp)
     write_json(work / "train_timing.json", {"seconds": round(time.time() - t0, 3)})
     log.info("trained in %.1f s; target is output slot %d (validation counts %s)", time.time() - t0, slot, counts)
 

@@ -93,12 +93,13 @@ def teacher(features: Path, classifier: str, output_dir: Path, params: dict) -> 
         seed = stable_seed("transcoder", "teacher", classifier, params.get("seed", 0))
         seed_all(seed)
         module = ClassifierModule(classifier, len(data["classes"]), params["width"], params["lr"])
-        fit(module, loader(data[f"mel_{cfg.name}"], data["labels"], batch_size=params["batch_size"],
-                           shuffle=True, seed=seed), output_dir / "checkpoints", params["epochs"], seed)
+        fitted = fit(module, loader(data[f"mel_{cfg.name}"], data["labels"], batch_size=params["batch_size"],
+                                    shuffle=True, seed=seed), output_dir / "checkpoints", params["epochs"], seed)
         model = module.classifier.eval()
         info = {"classifier": classifier, "pretrained": False, "weights": None, "classes": len(data["classes"]),
                 "width": params["width"], "trained_on": str(features), "label_names": data["classes"],
-                "note": "no pretrained weights given: small teacher trained on the demo clips"}
+                "note": "no pretrained weights given: small teacher trained on the demo clips",
+                "resumed": fitted.resumed}
     with atomic_path(output_dir / "teacher.pt") as tmp:
         torch.save(model.state_dict(), tmp)
     write_json(output_dir / "teacher.json", info)

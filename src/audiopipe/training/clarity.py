@@ -7,7 +7,6 @@ The data are the HDF5 shards written by ``audiopipe.recipes.clarity.cache_crops`
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import h5py
@@ -18,8 +17,10 @@ from torch.utils.data import DataLoader, Dataset
 
 from audiopipe.metrics.sisdr import pit_si_sdr_loss
 from audiopipe.models.conv_tasnet import ConvTasNet
+from audiopipe.training import engine
 
-log = logging.getLogger(__name__)
+#: gradient-norm clip of Luo & Mesgarani's training setup
+CLIP_GRAD_NORM = 5.0
 
 
 class CropDataset(Dataset):
@@ -68,7 +69,7 @@ class SeparationModule(L.LightningModule):
         Gradient-norm clip (5 in Luo & Mesgarani's training setup), applied by the Trainer.
     """
 
-    def __init__(self, model: dict, lr: float = 1e-3, clip_grad_norm: float = 5.0) -> None:
+    def __init__(self, model: dict, lr: float = 1e-3, clip_grad_norm: float = CLIP_GRAD_NORM) -> None:
         super().__init__()
         self.save_hyperparameters()
         self.net = ConvTasNet(n_src=2, in_channels=2, out_channels=2, **model)
@@ -110,48 +111,37 @@ def train_separator(
     max_epochs: int,
     seed: int,
     num_workers: int = 0,
-    limit_train_batches: int | float = 1.0,
-) -> SeparationModule:
-    """Train (or resume) a separator; checkpoints every epoch in ``work_dir/checkpoints``.
+    limit_train_batches: float = 1.0,
+) -> tuple[SeparationModule, engine.FitResult]:
+    """Train (or resume) a separator with :func:`audiopipe.training.engine.fit`.
 
-    When ``work_dir/checkpoints/last.ckpt`` exists, training resumes from it, so a rerun of an
-    interrupted job continues instead of restarting.
+    Checkpoints go to ``work_dir/checkpoints`` every epoch (``last.ckpt``, ``best.ckpt`` by
+    validation loss), CSV logs to ``work_dir/logs``. When ``last.ckpt`` exists, training resumes
+    from it exactly, so a rerun of an interrupted job continues instead of restarting.
 
     Returns
     -------
-    SeparationModule
-        The trained module (on CPU).
+    module : SeparationModule
+        The module of the best validation epoch (on CPU, in eval mode).
+    result : FitResult
+        The engine's result (history, resume count, checkpoint paths).
 
     Raises
     ------
     ValueError
         If the shards hold no training or no validation crops.
     """
-    L.seed_everything(seed, workers=True)
     train_ds, val_ds = CropDataset(shards, False), CropDataset(shards, True)
     if not len(train_ds) or not len(val_ds):
         raise ValueError(f"shards {shards} hold {len(train_ds)} training and {len(val_ds)} validation crops; need both")
-    module = SeparationModule(model, lr)
-    ckpt_dir = Path(work_dir) / "checkpoints"
-    ckpt = L.pytorch.callbacks.ModelCheckpoint(dirpath=ckpt_dir, save_last=True, every_n_epochs=1,
-                                                monitor="val_loss", save_top_k=1, filename="best")
-    trainer = L.Trainer(
-        max_epochs=max_epochs, accelerator="auto", devices=1, default_root_dir=work_dir,
-        callbacks=[ckpt], gradient_clip_val=module.hparams.clip_grad_norm, log_every_n_steps=5,
-        limit_train_batches=limit_train_batches, enable_progress_bar=True, deterministic=False,
-        logger=L.pytorch.loggers.CSVLogger(work_dir, name="logs"),
-    )
-    last = ckpt_dir / "last.ckpt"
-    resume = str(last) if last.exists() else None
-    if resume:
-        log.info("resuming from %s", resume)
-    trainer.fit(
-        module,
+    res = engine.fit(
+        lambda: SeparationModule(model, lr, CLIP_GRAD_NORM),
         DataLoader(train_ds, batch_size=batch_size, shuffle=True, num_workers=num_workers, drop_last=False),
         DataLoader(val_ds, batch_size=batch_size, num_workers=num_workers),
-        ckpt_path=resume,
+        checkpoint_dir=Path(work_dir) / "checkpoints", max_epochs=max_epochs, seed=seed, monitor="val_loss",
+        gradient_clip_val=CLIP_GRAD_NORM, limit_train_batches=limit_train_batches, log_every_n_steps=5,
     )
-    best = ckpt.best_model_path
-    if best:
-        module = SeparationModule.load_from_checkpoint(best, map_location="cpu")
-    return module.cpu().eval()
+    module = res.module
+    if res.best_checkpoint is not None:
+        module = SeparationModule.load_from_checkpoint(res.best_checkpoint, map_location="cpu")
+    return module.cpu().eval(), res

@@ -17,7 +17,7 @@ class BCEClassifierTraining(L.LightningModule):
     def training_step(self, batch, _):
         x, y = batch
         loss = torch.nn.functional.binary_cross_entropy_with_logits(self(x), y)
-        self.log("train_loss", loss, prog_bar=True)
+        self.log("train_loss", loss, prog_bar=True, on_epoch=True, batch_size=x.shape[0])
         return loss
 
     def configure_optimizers(self):

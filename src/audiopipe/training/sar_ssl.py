@@ -18,7 +18,6 @@ mode).
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
@@ -38,6 +37,7 @@ from audiopipe.models.mc_conformer import (
     random_mask,
     reconstruction_loss,
 )
+from audiopipe.training import engine
 
 log = logging.getLogger("audiopipe.sar_ssl")
 
@@ -434,20 +434,6 @@ class _Throughput(L.Callback):
             self.rates.append(self._n / dt)
 
 
-def _trainer(out_dir: Path, max_epochs: int, callbacks: list, monitor: str | None) -> tuple:
-    """Trainer checkpointing every epoch (``last.ckpt``; ``best.ckpt`` by ``monitor`` if given)."""
-    ckpt = L.pytorch.callbacks.ModelCheckpoint(
-        dirpath=out_dir / "checkpoints", filename="best", monitor=monitor, mode="min",
-        save_top_k=1 if monitor else 0, save_last=True, every_n_epochs=1)
-    trainer = L.Trainer(
-        max_epochs=max_epochs, accelerator="auto", devices=1, callbacks=[ckpt, *callbacks],
-        logger=L.pytorch.loggers.CSVLogger(str(out_dir), name="logs"),  # a new version per (re)run
-        enable_progress_bar=True, enable_model_summary=False, num_sanity_val_steps=0,
-        deterministic=True)
-    last = out_dir / "checkpoints" / "last.ckpt"
-    return trainer, ckpt, (str(last) if last.is_file() else None)
-
-
 def _loader(ds: Dataset, batch_size: int, shuffle: bool, seed: int) -> DataLoader:
     g = torch.Generator().manual_seed(seed)
     return DataLoader(ds, batch_size=batch_size, shuffle=shuffle, generator=g, num_workers=0)
@@ -456,55 +442,38 @@ def _loader(ds: Dataset, batch_size: int, shuffle: bool, seed: int) -> DataLoade
 def run_pretraining(train: list[Path], val: list[Path], out_dir: Path, *, model: dict,
                     batch_size: int = 128, lr: float = 1e-3, epochs: int = 30,
                     seed: int = 0) -> dict:
-    """Pre-train an :class:`MCConformer` on feature shards; resume from ``last.ckpt``.
+    """Pre-train an :class:`MCConformer` on feature shards (:func:`audiopipe.training.engine.fit`).
 
-    Writes ``out_dir/checkpoints/{last,best}.ckpt`` (every epoch) and CSV logs; returns the
-    best epoch's network state and a summary.
+    Writes ``out_dir/checkpoints/{last,best}.ckpt`` (every epoch) and CSV logs
+    (``out_dir/logs``); a rerun resumes exactly from ``last.ckpt``. Returns the best epoch's
+    network state and a summary.
 
     Returns
     -------
     dict
         ``state`` (state dict of the best-validation epoch), ``best_val_loss``, ``best_epoch``,
-        ``n_params``, ``examples_per_s`` (per epoch, this run), ``n_train``, ``n_val``.
+        ``n_params``, ``examples_per_s`` (per epoch, this run), ``n_train``, ``n_val``,
+        ``history`` (per epoch: ``epoch``, ``train_loss``, ``val_loss``), ``resumed`` (how often
+        training resumed from a checkpoint).
     """
-    L.seed_everything(seed, workers=True)
-    module = PretrainModule(model, lr=lr, epochs=epochs, seed=seed)
     tr, va = FeatureShards(train), FeatureShards(val)
     speed = _Throughput()
-    trainer, ckpt, resume = _trainer(out_dir, epochs, [speed], "val_loss")
-    if resume:
-        log.info("resuming pre-training from %s", resume)
-    trainer.fit(module, _loader(tr, batch_size, True, seed), _loader(va, batch_size, False, seed),
-                ckpt_path=resume)
-    best = torch.load(ckpt.best_model_path or ckpt.last_model_path, map_location="cpu",
-                      weights_only=False)
+    res = engine.fit(lambda: PretrainModule(model, lr=lr, epochs=epochs, seed=seed),
+                     _loader(tr, batch_size, True, seed), _loader(va, batch_size, False, seed),
+                     checkpoint_dir=Path(out_dir) / "checkpoints", max_epochs=epochs, seed=seed,
+                     monitor="val_loss", callbacks=[speed])
+    best = torch.load(res.best_checkpoint or res.last_checkpoint, map_location="cpu", weights_only=True)
     state = {k[len("net."):]: v for k, v in best["state_dict"].items() if k.startswith("net.")}
-    metrics = _read_csv_metrics(out_dir / "logs")
     return {
         "state": state,
-        "best_val_loss": float(ckpt.best_model_score) if ckpt.best_model_score is not None else None,
+        "best_val_loss": res.best_score,
         "best_epoch": int(best["epoch"]),
-        "n_params": count_parameters(module.net),
+        "n_params": count_parameters(res.module.net),
         "examples_per_s": speed.rates,
         "n_train": len(tr), "n_val": len(va),
-        "history": metrics,
+        "history": res.history,
+        "resumed": res.resumed,
     }
-
-
-def _read_csv_metrics(log_dir: Path) -> list[dict]:
-    """Per-epoch rows of the Lightning CSV logs of every (re)run in ``log_dir`` (later wins)."""
-    import pandas as pd
-
-    frames = []
-    for f in sorted(log_dir.glob("version_*/metrics.csv"),
-                    key=lambda p: int(p.parent.name.split("_")[1])):
-        df = pd.read_csv(f)
-        if "epoch" in df:
-            frames.append(df)
-    if not frames:
-        return []
-    rows = pd.concat(frames).groupby("epoch").last().reset_index()
-    return json.loads(rows.to_json(orient="records"))
 
 
 def run_downstream(train_rows: list[tuple[int, int]], train: list[Path], val: list[Path],
@@ -514,7 +483,10 @@ def run_downstream(train_rows: list[tuple[int, int]], train: list[Path], val: li
                    n_decays: int = 1, n_average: int = 5, seed: int = 0,
                    val_rows: list[tuple[int, int]] | None = None,
                    test_rows: list[tuple[int, int]] | None = None) -> dict:
-    """Train and test one downstream setting; resume from ``last.ckpt``.
+    """Train and test one downstream setting (:func:`audiopipe.training.engine.fit`).
+
+    Checkpoints go to ``out_dir/checkpoints/last.ckpt`` every epoch (the stopping rule's state
+    included), the per-epoch weights to ``out_dir/weights``; a rerun resumes exactly.
 
     ``train_rows`` (and ``val_rows``/``test_rows`` when given, else every row) select the
     examples of the ``train`` (``val``/``test``) shards.
@@ -525,17 +497,17 @@ def run_downstream(train_rows: list[tuple[int, int]], train: list[Path], val: li
         ``mae`` and ``mse`` on the test shards with the averaged weights, ``mae_train_mean``
         (MAE of predicting the mean training label: the floor to beat), ``best_epoch``,
         ``averaged_epochs``, ``epochs_run``, ``val_history``, ``n_trainable``,
-        ``examples_per_s``, sizes.
+        ``examples_per_s``, sizes, ``resumed`` (how often training resumed from a checkpoint).
     """
-    L.seed_everything(seed, workers=True)
-    module = DownstreamModule(model, task, mode, lr=lr, pretrained=pretrained)
     tr = FeatureShards(train, task, rows=train_rows)
     va, te = FeatureShards(val, task, rows=val_rows), FeatureShards(test, task, rows=test_rows)
-    stopper = SmoothedEarlyStopping(out_dir / "weights", smooth_alpha, patience, n_decays, n_average)
+    stopper = SmoothedEarlyStopping(Path(out_dir) / "weights", smooth_alpha, patience, n_decays, n_average)
     speed = _Throughput()
-    trainer, _, resume = _trainer(out_dir, max_epochs, [stopper, speed], None)
-    trainer.fit(module, _loader(tr, batch_size, True, seed), _loader(va, 64, False, seed),
-                ckpt_path=resume)
+    res = engine.fit(lambda: DownstreamModule(model, task, mode, lr=lr, pretrained=pretrained),
+                     _loader(tr, batch_size, True, seed), _loader(va, 64, False, seed),
+                     checkpoint_dir=Path(out_dir) / "checkpoints", max_epochs=max_epochs, seed=seed,
+                     callbacks=[stopper, speed])
+    module = res.module
     module.load_state_dict(stopper.averaged_state())
     module.eval()
     err, sq, n = 0.0, 0.0, 0
@@ -558,6 +530,7 @@ def run_downstream(train_rows: list[tuple[int, int]], train: list[Path], val: li
         "n_trainable": sum(p.numel() for p in module.parameters() if p.requires_grad),
         "examples_per_s": speed.rates,
         "n_train": len(tr), "n_val": len(va), "n_test": len(te),
+        "resumed": res.resumed,
     }
 
 

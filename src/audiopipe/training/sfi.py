@@ -3,13 +3,13 @@
 Loss: negative SI-SDR averaged over the 4 sources and the channels, sources in a fixed order (no
 permutation: the outputs are named stems), as in the paper and
 the reference ``configs/model/*.yaml`` (``loss_criterion: sisdr``). Training examples are random
-segments of the training shard (seeded per epoch and step: the same seed gives the same batches);
-validation uses fixed segments of the validation shard.
+segments of the training shard (segment ``i`` of an epoch drawn from ``(seed, i)``: the same seed
+gives the same batches, and every epoch sees the same segments); validation uses fixed segments of
+the validation shard.
 """
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import h5py
@@ -21,8 +21,7 @@ from torch.utils.data import DataLoader, Dataset
 from audiopipe.io import atomic_path
 from audiopipe.metrics.sisdr import si_sdr
 from audiopipe.models.sfi_convtasnet import build_model
-
-log = logging.getLogger(__name__)
+from audiopipe.training import engine
 
 
 def _load_shard(path: Path) -> tuple[list[tuple[np.ndarray, np.ndarray]], int]:
@@ -104,10 +103,12 @@ def train_separator(train_shard: Path, valid_shard: Path, out_dir: Path, kind: s
                     model_config: dict, segment_seconds: float, batch_size: int, epochs: int,
                     steps_per_epoch: int, valid_segments: int, lr: float, weight_decay: float,
                     grad_clip: float, seed: int) -> Path:
-    """Train one model; write ``out_dir/model.pt`` (state dict + config) and checkpoints.
+    """Train one model with :func:`audiopipe.training.engine.fit`; write ``out_dir/model.pt``.
 
-    Checkpoints go to ``out_dir/checkpoints`` every epoch (``last.ckpt`` included); a rerun
-    resumes from ``last.ckpt``.
+    ``model.pt`` holds the state dict, the configuration, the epochs trained and ``resumed`` (how
+    often training resumed from a checkpoint). Checkpoints go to ``out_dir/checkpoints`` every
+    epoch (``epoch<NNN>.ckpt`` and ``last.ckpt``), CSV logs to ``out_dir/logs``; a rerun resumes
+    exactly from ``last.ckpt``.
 
     Returns
     -------
@@ -125,26 +126,17 @@ def train_separator(train_shard: Path, valid_shard: Path, out_dir: Path, kind: s
     if fs != fs_v:
         raise ValueError(f"{train_shard} is at {fs} Hz but {valid_shard} at {fs_v} Hz")
     seg = int(round(segment_seconds * fs))
-    L.seed_everything(seed, workers=True, verbose=False)
-    torch.use_deterministic_algorithms(True, warn_only=True)
     train_dl = DataLoader(RandomSegments(tr, seg, steps_per_epoch * batch_size, seed),
                           batch_size=batch_size, shuffle=False)
     valid_dl = DataLoader(RandomSegments(va, seg, valid_segments, seed + 1), batch_size=batch_size)
-    module = SeparationModule(kind, model_config, fs, lr=lr, weight_decay=weight_decay)
-    ckpt_dir = out_dir / "checkpoints"
-    ckpt = L.pytorch.callbacks.ModelCheckpoint(dirpath=ckpt_dir, save_last=True, every_n_epochs=1,
-                                               save_top_k=-1, filename="epoch{epoch:03d}",
-                                               auto_insert_metric_name=False)
-    trainer = L.Trainer(max_epochs=epochs, accelerator="auto", devices=1, callbacks=[ckpt],
-                        default_root_dir=out_dir, logger=L.pytorch.loggers.CSVLogger(out_dir, name="logs"),
-                        gradient_clip_val=grad_clip or None, enable_progress_bar=True,
-                        deterministic=True, num_sanity_val_steps=0, log_every_n_steps=1)
-    last = ckpt_dir / "last.ckpt"
-    trainer.fit(module, train_dl, valid_dl, ckpt_path=str(last) if last.is_file() else None)
+    res = engine.fit(
+        lambda: SeparationModule(kind, model_config, fs, lr=lr, weight_decay=weight_decay), train_dl, valid_dl,
+        checkpoint_dir=out_dir / "checkpoints", max_epochs=epochs, seed=seed, keep_epoch_checkpoints=True,
+        gradient_clip_val=grad_clip or None, log_every_n_steps=1,
+    )
     out = out_dir / "model.pt"
     with atomic_path(out) as tmp:
         torch.save({"kind": kind, "config": model_config, "sampling_rate": fs,
-                    "state_dict": module.model.state_dict(),
-                    "epochs": int(trainer.current_epoch)}, tmp)
+                    "state_dict": res.module.model.state_dict(),
+                    "epochs": res.epochs, "resumed": res.resumed}, tmp)
     return out
-

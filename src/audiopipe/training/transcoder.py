@@ -5,8 +5,8 @@
 * :class:`TranscoderModule`: CNN transcoder trained on Mel MSE (``target="mel"``) or on the frozen
   classifier's outputs (``target="logits"``: BCE between the classifier's sigmoid outputs on the
   transcoded and on the true Mel, the paper's teacher-student training).
-* :func:`fit`: Lightning ``Trainer`` on CPU/GPU (``accelerator="auto"``), a checkpoint every epoch,
-  resume from ``last.ckpt`` when rerun, progress bar.
+* :func:`fit`: training without validation through the engine (:mod:`audiopipe.training.engine`):
+  a checkpoint every epoch, exact resume from ``last.ckpt`` when rerun, CSV logs, epoch log lines.
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ from pathlib import Path
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import ModelCheckpoint
 from torch.utils.data import DataLoader, TensorDataset
 
 from audiopipe.features.mel import get_config
 from audiopipe.models.classifiers import adapt_state_dict, build_classifier
 from audiopipe.models.transcoder import build_transcoder
+from audiopipe.training import engine
 from audiopipe.training.common import BCEClassifierTraining
 
 
@@ -81,7 +81,7 @@ class TranscoderModule(L.LightningModule):
             with torch.no_grad():
                 ref = torch.sigmoid(self.teacher(mel))
             loss = torch.nn.functional.binary_cross_entropy_with_logits(self.teacher(est), ref)
-        self.log("train_loss", loss, prog_bar=True)
+        self.log("train_loss", loss, prog_bar=True, on_epoch=True, batch_size=tho.shape[0])
         return loss
 
     def configure_optimizers(self):
@@ -99,21 +99,20 @@ def loader(*arrays, batch_size: int, shuffle: bool, seed: int) -> DataLoader:
     return DataLoader(ds, batch_size=batch_size, shuffle=shuffle, generator=torch.Generator().manual_seed(seed))
 
 
-def fit(module: L.LightningModule, train: DataLoader, output_dir: Path, epochs: int, seed: int) -> L.LightningModule:
-    """Train ``module`` for ``epochs``, checkpointing every epoch into ``output_dir``.
+def fit(module: L.LightningModule, train: DataLoader, output_dir: Path, epochs: int, seed: int) -> engine.FitResult:
+    """Train ``module`` for ``epochs`` with :func:`audiopipe.training.engine.fit` (no validation).
 
-    Reruns resume from ``output_dir/last.ckpt`` (a finished run returns at once).
+    Checkpoints go to ``output_dir/last.ckpt`` every epoch, CSV logs to ``output_dir/../logs``;
+    a rerun resumes exactly from ``last.ckpt`` (a finished run returns at once). Seed and build
+    the module first (:func:`seed_all`): the engine seeds again with ``seed`` before training.
+
+    Returns
+    -------
+    FitResult
+        ``module`` is the trained ``module``; ``resumed`` counts the resumes.
     """
-    output_dir = Path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    L.seed_everything(seed, workers=True, verbose=False)
-    ckpt = ModelCheckpoint(dirpath=output_dir, save_last=True, every_n_epochs=1, save_top_k=0)
-    trainer = L.Trainer(max_epochs=epochs, accelerator="auto", devices=1, callbacks=[ckpt], logger=False,
-                        enable_progress_bar=True, enable_model_summary=False, deterministic=True,
-                        default_root_dir=output_dir, log_every_n_steps=1)
-    last = output_dir / "last.ckpt"
-    trainer.fit(module, train, ckpt_path=str(last) if last.is_file() else None)
-    return module
+    return engine.fit(module, train, checkpoint_dir=Path(output_dir), max_epochs=epochs, seed=seed,
+                      log_every_n_steps=1)
 
 
 def load_pretrained_classifier(kind: str, weights: Path, classes: int, width: float) -> torch.nn.Module:
