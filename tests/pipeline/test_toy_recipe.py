@@ -63,7 +63,9 @@ def project(fixtures_dir, tmp_path_factory):
     # the recipe adds exactly three files (and its params section)
     assert after - before == {"src/audiopipe/recipes/toy.py", "workflow/rules/toy.smk",
                               "workflow/schemas/toy.schema.yaml"}
-    env = {**os.environ, "PYTHONPATH": str(proj / "src")}
+    # as a user with the venv activated: dvc runs `snakemake`
+    env = {**os.environ, "PYTHONPATH": str(proj / "src"), "DVC_NO_ANALYTICS": "1",
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     env.pop("AUDIOPIPE_FIXTURES", None)
     return proj, env
 
@@ -117,9 +119,8 @@ def test_toy_dvc_stage(project):
     assert stage["params"] == ["fixtures", "select", "corpora.ami", "toy"]
     assert {next(iter(m)) for m in stage["metrics"]} == {"results/toy/gains/table.json"}
     # DVC on the toy stage: repro, clean status, a code change is seen and reruns the stage
-    run(["git", "init", "-q"], proj, env)
+    run(["git", "init", "-q"], proj, env)  # the copy holds the project's .dvc/ already
     dvc = [sys.executable, "-m", "dvc"]
-    run(dvc + ["init", "-q", "--no-scm"], proj, env)
     run(dvc + ["repro", "toy"], proj, env)
     assert "up to date" in run(dvc + ["status", "toy"], proj, env).stdout
     mod = proj / "src/audiopipe/recipes/toy.py"

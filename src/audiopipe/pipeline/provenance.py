@@ -248,6 +248,22 @@ def demo_digest(name: str) -> str:
     return digest_of(BUILDERS[name])
 
 
+def run_fingerprint(func, params: dict, files=()) -> str:
+    """Fingerprint of one run of a training stage: its code digest, its parameters and its input
+    files (path, size, modification time). The training engine keeps it in every checkpoint and
+    resumes only a checkpoint of the same fingerprint, so a job rerun because its code, params
+    or data changed trains afresh, while a job rerun after a crash resumes.
+    """
+    import json
+
+    h = hashlib.sha256(digest(func).encode())
+    h.update(json.dumps(params, sort_keys=True, default=str).encode())
+    for f in files:
+        st = Path(f).stat()
+        h.update(f"{Path(f).resolve()} {st.st_size} {st.st_mtime_ns}\n".encode())
+    return h.hexdigest()[:16]
+
+
 def stage_digest(recipe: str, stage: str) -> str:
     """The code digest of a recipe's stage (see :func:`digest`).
 

@@ -144,9 +144,12 @@ def pretrain(train: list[Path], val: list[Path], output_dir: Path, config: dict)
 
     output_dir = Path(output_dir)
     t0 = time.time()
+    from audiopipe.pipeline.provenance import run_fingerprint
+
+    fingerprint = run_fingerprint(pretrain, config, [*train, *val])
     res = run_pretraining(train, val, output_dir, model=config["model"],
                           batch_size=int(config["batch_size"]), lr=float(config["lr"]),
-                          epochs=int(config["epochs"]), seed=int(config["seed"]))
+                          epochs=int(config["epochs"]), seed=int(config["seed"]), fingerprint=fingerprint)
     with atomic_path(output_dir / "model.pt") as tmp:
         torch.save({"model": config["model"], "state_dict": res.pop("state"), "resumed": res.pop("resumed")}, tmp)
     timing = {"seconds": round(time.time() - t0, 3), "examples_per_s": res.pop("examples_per_s", None)}
@@ -193,6 +196,7 @@ def downstream(setting: str, levels: dict, kind: str, train: list[Path], pretrai
     """
     import torch
 
+    from audiopipe.pipeline.provenance import run_fingerprint
     from audiopipe.training.sar_ssl import (
         TASKS,
         leave_one_room_out,
@@ -240,7 +244,9 @@ def downstream(setting: str, levels: dict, kind: str, train: list[Path], pretrai
         batch_size=int(config["batch_size"]), lr=float(config["lr"]),
         max_epochs=int(config["max_epochs"]), patience=int(config["patience"]),
         smooth_alpha=float(config["smooth_alpha"]), n_decays=int(config["n_lr_decays"]),
-        n_average=int(config["n_average"]), seed=seed, **data)
+        n_average=int(config["n_average"]), seed=seed, **data,
+        fingerprint=run_fingerprint(downstream, {"levels": s, "kind": kind, "config": config},
+                                    [*train, *(val or []), *(test or []), pretrained]))
     timing = {"seconds": round(time.time() - t0, 3), "examples_per_s": res.pop("examples_per_s", None)}
     out_dir = Path(output).parent
     write_json(output, {k: res[k] for k in ("mae", "mse", "mae_train_mean")} | {"n": res["n_test"]})

@@ -186,9 +186,12 @@ def train(shards: list[Path], output: Path, model: dict, train: dict) -> None:
     torch.set_num_threads(max(1, torch.get_num_threads()))
     work = Path(output).parent
     t0 = time.time()
+    from audiopipe.pipeline.provenance import run_fingerprint
+
+    fingerprint = run_fingerprint(RECIPE.stages["train"], {"model": model, "train": train}, shards)
     module, fitted = train_separator(shards, work, model, lr=float(train["lr"]), batch_size=int(train["batch_size"]),
                                      max_epochs=int(train["max_epochs"]), seed=int(train["seed"]),
-                                     num_workers=int(train.get("num_workers", 0)))
+                                     num_workers=int(train.get("num_workers", 0)), fingerprint=fingerprint)
     counts = module.slot_counts.tolist()
     slot = int(np.argmax(counts)) if sum(counts) else 0
     with atomic_path(output) as tmp:

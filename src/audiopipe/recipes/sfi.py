@@ -71,10 +71,14 @@ def train(train_shard: Path, valid_shard: Path, output: Path, kind: str, model: 
 
     if Path(output).name != "model.pt":
         raise ValueError(f"output must be named model.pt, got {output}")
+    from audiopipe.pipeline.provenance import run_fingerprint
+
+    fingerprint = run_fingerprint(RECIPE.stages["train"], {"kind": kind, "model": model, "training": training},
+                                  [train_shard, valid_shard])
     training = dict(training)
     training.pop("sampling_rate", None)  # the shards' rate is the training rate
     train_separator(train_shard, valid_shard, Path(output).parent, kind, model_config(kind, model),
-                    **training)
+                    **training, fingerprint=fingerprint)
 
 
 def model_config(kind: str, model: dict) -> dict:

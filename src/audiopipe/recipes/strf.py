@@ -88,7 +88,7 @@ def _norm(x: np.ndarray, mean: float, std: float) -> np.ndarray:
     return ((x - mean) / std).astype(np.float32)
 
 
-def _run_sad(sad: Path, frontend: str, p: dict, seed: int, output_dir: Path) -> dict:
+def _run_sad(sad: Path, frontend: str, p: dict, seed: int, output_dir: Path, fingerprint: str) -> dict:
     import torch
 
     from audiopipe.metrics.detection import detection_error_rate, frames_to_regions
@@ -102,7 +102,7 @@ def _run_sad(sad: Path, frontend: str, p: dict, seed: int, output_dir: Path) -> 
     seed_all(seed)
     module = SADModule(frontend, p["channels"], p["kernel"], p["hidden"], p["grid"], p["lr"], seed)
     fit(module, loader(_norm(x, mean, std), y, batch_size=p["batch_size"], shuffle=True, seed=seed),
-        output_dir / "checkpoints", p["epochs"], seed)
+        output_dir / "checkpoints", p["epochs"], seed, fingerprint)
     module.eval()
     tot = {"false_alarm": 0.0, "miss": 0.0, "total": 0.0}
     for r in test:
@@ -116,7 +116,7 @@ def _run_sad(sad: Path, frontend: str, p: dict, seed: int, output_dir: Path) -> 
             "miss_s": tot["miss"], "speech_s": tot["total"], "n": len(test)}
 
 
-def _run_urban(clips: Path, frontend: str, p: dict, seed: int, output_dir: Path) -> dict:
+def _run_urban(clips: Path, frontend: str, p: dict, seed: int, output_dir: Path, fingerprint: str) -> dict:
     import torch
 
     from audiopipe.features.clips import load_clip_features
@@ -130,7 +130,7 @@ def _run_urban(clips: Path, frontend: str, p: dict, seed: int, output_dir: Path)
     module = UrbanModule(frontend, len(train["classes"]), p["channels"], p["kernel"], p["width"], p["blocks"],
                          p["grid"], p["lr"], seed)
     fit(module, loader(_norm(train["mel_PANN"], mean, std), train["labels"], batch_size=p["batch_size"],
-                       shuffle=True, seed=seed), output_dir / "checkpoints", p["epochs"], seed)
+                       shuffle=True, seed=seed), output_dir / "checkpoints", p["epochs"], seed, fingerprint)
     module.eval()
     with torch.no_grad():
         scores = torch.sigmoid(module(torch.as_tensor(_norm(test["mel_PANN"], mean, std)))).numpy()
@@ -167,13 +167,18 @@ def setting(sad: Path, clips: Path, plan: str, setting: str, levels: dict, param
     ValueError
         For an unknown task.
     """
+    from audiopipe.pipeline.provenance import run_fingerprint
+
     output_dir = Path(output_dir)
     seed = stable_seed("strf", plan, setting, params.get("seed", 0))
+    fingerprint = run_fingerprint(RECIPE.stages["setting"], {"levels": levels, "params": params, "seed": seed},
+                                  [sad, clips])
     if levels["task"] == "sad":
-        res = _run_sad(sad, levels["frontend"], {**params["frontend"], **params["sad"]}, seed, output_dir)
+        res = _run_sad(sad, levels["frontend"], {**params["frontend"], **params["sad"]}, seed, output_dir, fingerprint)
         metrics = {"der": res["der"], "n": res["n"]}
     elif levels["task"] == "urban":
-        res = _run_urban(clips, levels["frontend"], {**params["frontend"], **params["urban"]}, seed, output_dir)
+        res = _run_urban(clips, levels["frontend"], {**params["frontend"], **params["urban"]}, seed, output_dir,
+                         fingerprint)
         metrics = {"accuracy": res["accuracy"], "macro_auprc": res["macro_auprc"], "n": res["n"]}
     else:
         raise ValueError(f"unknown task {levels['task']!r}; choose 'sad' or 'urban'")

@@ -80,6 +80,7 @@ def teacher(features: Path, classifier: str, output_dir: Path, params: dict) -> 
 
     from audiopipe.features.clips import load_clip_features
     from audiopipe.features.mel import get_config
+    from audiopipe.pipeline.provenance import run_fingerprint
     from audiopipe.training.transcoder import ClassifierModule, fit, load_pretrained_classifier, loader, seed_all
 
     output_dir = Path(output_dir)
@@ -93,8 +94,10 @@ def teacher(features: Path, classifier: str, output_dir: Path, params: dict) -> 
         seed = stable_seed("transcoder", "teacher", classifier, params.get("seed", 0))
         seed_all(seed)
         module = ClassifierModule(classifier, len(data["classes"]), params["width"], params["lr"])
+        fingerprint = run_fingerprint(teacher, {"classifier": classifier, "params": params}, [features])
         fitted = fit(module, loader(data[f"mel_{cfg.name}"], data["labels"], batch_size=params["batch_size"],
-                                    shuffle=True, seed=seed), output_dir / "checkpoints", params["epochs"], seed)
+                                    shuffle=True, seed=seed), output_dir / "checkpoints", params["epochs"], seed,
+                     fingerprint)
         model = module.classifier.eval()
         info = {"classifier": classifier, "pretrained": False, "weights": None, "classes": len(data["classes"]),
                 "width": params["width"], "trained_on": str(features), "label_names": data["classes"],
@@ -133,8 +136,10 @@ def setting(features: Path, teacher_dir: Path, plan: str, setting: str, levels: 
     from audiopipe.features.clips import load_clip_features
     from audiopipe.features.mel import get_config
     from audiopipe.metrics.classification import kl_divergence, logit_bce, mel_mse, top_class_agreement
+    from audiopipe.pipeline.provenance import run_fingerprint
     from audiopipe.training.transcoder import TranscoderModule, fit, loader, seed_all
 
+    setting_fn = RECIPE.stages["setting"]
     s = levels
     cfg = get_config(s["classifier"])
     tr = params["training"]
@@ -146,8 +151,10 @@ def setting(features: Path, teacher_dir: Path, plan: str, setting: str, levels: 
     output_dir = Path(output_dir)
     if s["transcoder"] == "cnn_pinv":
         train = load_clip_features(features, "train")
+        fingerprint = run_fingerprint(setting_fn, {"levels": levels, "params": params},
+                                      [features, Path(teacher_dir) / "teacher.pt"])
         fit(module, loader(train["third_octave"], train[f"mel_{cfg.name}"], batch_size=tr["batch_size"],
-                           shuffle=True, seed=seed), output_dir / "checkpoints", tr["epochs"], seed)
+                           shuffle=True, seed=seed), output_dir / "checkpoints", tr["epochs"], seed, fingerprint)
     test = load_clip_features(features, "test")
     module.eval()
     with torch.no_grad():

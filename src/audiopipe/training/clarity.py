@@ -112,12 +112,14 @@ def train_separator(
     seed: int,
     num_workers: int = 0,
     limit_train_batches: float = 1.0,
+    fingerprint: str | None = None,
 ) -> tuple[SeparationModule, engine.FitResult]:
     """Train (or resume) a separator with :func:`audiopipe.training.engine.fit`.
 
     Checkpoints go to ``work_dir/checkpoints`` every epoch (``last.ckpt``, ``best.ckpt`` by
     validation loss), CSV logs to ``work_dir/logs``. When ``last.ckpt`` exists, training resumes
-    from it exactly, so a rerun of an interrupted job continues instead of restarting.
+    from it exactly, so a rerun of an interrupted job continues instead of restarting; a checkpoint
+    of another ``fingerprint`` (changed code, params or data) is not resumed.
 
     Returns
     -------
@@ -140,6 +142,7 @@ def train_separator(
         DataLoader(val_ds, batch_size=batch_size, num_workers=num_workers),
         checkpoint_dir=Path(work_dir) / "checkpoints", max_epochs=max_epochs, seed=seed, monitor="val_loss",
         gradient_clip_val=CLIP_GRAD_NORM, limit_train_batches=limit_train_batches, log_every_n_steps=5,
+        fingerprint=fingerprint,
     )
     module = res.module
     if res.best_checkpoint is not None:

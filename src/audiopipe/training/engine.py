@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import logging
 import math
+import shutil
 import os
 import random
 import sys
@@ -199,6 +200,10 @@ def _format_epoch(epoch: int, max_epochs: int, metrics: dict[str, float], second
     return f"epoch {epoch + 1}/{max_epochs}: {values} ({seconds:.1f} s)"
 
 
+#: key of the run fingerprint in a checkpoint (see :func:`fit`)
+FINGERPRINT_KEY = "audiopipe_fingerprint"
+
+
 class EngineCheckpoint(Checkpoint):
     """Per-epoch checkpoints, RNG capture/restore, resume count, epoch history and log lines.
 
@@ -227,6 +232,11 @@ class EngineCheckpoint(Checkpoint):
         self._t0 = 0.0
 
     # -- state carried by the checkpoint --------------------------------------------------------
+    fingerprint: str | None = None
+
+    def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
+        checkpoint[FINGERPRINT_KEY] = self.fingerprint
+
     def state_dict(self) -> dict:
         # called while the checkpoint is written: the random states of that moment
         return {"history": self.history, "resumes": self.resumes, "best_score": self.best_score,
@@ -294,6 +304,7 @@ def fit(
     gradient_clip_val: float | None = None,
     limit_train_batches: float = 1.0,
     log_every_n_steps: int = 50,
+    fingerprint: str | None = None,
 ) -> FitResult:
     """Train ``module`` (or resume it from ``<checkpoint_dir>/last.ckpt``); see the module docstring.
 
@@ -328,6 +339,12 @@ def fit(
         As for the ``Trainer``.
     log_every_n_steps : int
         Step-metric logging interval of the CSV logger.
+    fingerprint : str, optional
+        What this training depends on (its code, parameters and inputs; the recipes compute it
+        with :func:`audiopipe.pipeline.provenance.run_fingerprint`). It is written into every
+        checkpoint; a checkpoint with another fingerprint comes from an earlier run of changed
+        code, params or data, so it and its logs are removed and training starts afresh rather
+        than resuming it.
 
     Returns
     -------
@@ -362,6 +379,14 @@ def fit(
         **({} if limit_train_batches == 1.0 else {"limit_train_batches": limit_train_batches}),
     )
     last = ckpt_dir / LAST
+    if fingerprint is not None and last.is_file():
+        old = torch.load(last, map_location="cpu", weights_only=False).get(FINGERPRINT_KEY)
+        if old != fingerprint:
+            log.warning("%s was written by a run of other code, params or data (fingerprint %s, now %s): "
+                        "training afresh", last, old, fingerprint)
+            shutil.rmtree(ckpt_dir)
+            shutil.rmtree(log_dir, ignore_errors=True)
+    engine.fingerprint = fingerprint
     resume = str(last) if last.is_file() else None
     if resume:
         log.info("resuming from %s", resume)

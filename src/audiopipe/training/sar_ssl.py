@@ -441,7 +441,7 @@ def _loader(ds: Dataset, batch_size: int, shuffle: bool, seed: int) -> DataLoade
 
 def run_pretraining(train: list[Path], val: list[Path], out_dir: Path, *, model: dict,
                     batch_size: int = 128, lr: float = 1e-3, epochs: int = 30,
-                    seed: int = 0) -> dict:
+                    seed: int = 0, fingerprint: str | None = None) -> dict:
     """Pre-train an :class:`MCConformer` on feature shards (:func:`audiopipe.training.engine.fit`).
 
     Writes ``out_dir/checkpoints/{last,best}.ckpt`` (every epoch) and CSV logs
@@ -461,7 +461,7 @@ def run_pretraining(train: list[Path], val: list[Path], out_dir: Path, *, model:
     res = engine.fit(lambda: PretrainModule(model, lr=lr, epochs=epochs, seed=seed),
                      _loader(tr, batch_size, True, seed), _loader(va, batch_size, False, seed),
                      checkpoint_dir=Path(out_dir) / "checkpoints", max_epochs=epochs, seed=seed,
-                     monitor="val_loss", callbacks=[speed])
+                     monitor="val_loss", callbacks=[speed], fingerprint=fingerprint)
     best = torch.load(res.best_checkpoint or res.last_checkpoint, map_location="cpu", weights_only=True)
     state = {k[len("net."):]: v for k, v in best["state_dict"].items() if k.startswith("net.")}
     return {
@@ -482,7 +482,7 @@ def run_downstream(train_rows: list[tuple[int, int]], train: list[Path], val: li
                    max_epochs: int = 200, patience: int = 10, smooth_alpha: float = 0.6,
                    n_decays: int = 1, n_average: int = 5, seed: int = 0,
                    val_rows: list[tuple[int, int]] | None = None,
-                   test_rows: list[tuple[int, int]] | None = None) -> dict:
+                   test_rows: list[tuple[int, int]] | None = None, fingerprint: str | None = None) -> dict:
     """Train and test one downstream setting (:func:`audiopipe.training.engine.fit`).
 
     Checkpoints go to ``out_dir/checkpoints/last.ckpt`` every epoch (the stopping rule's state
@@ -506,7 +506,7 @@ def run_downstream(train_rows: list[tuple[int, int]], train: list[Path], val: li
     res = engine.fit(lambda: DownstreamModule(model, task, mode, lr=lr, pretrained=pretrained),
                      _loader(tr, batch_size, True, seed), _loader(va, 64, False, seed),
                      checkpoint_dir=Path(out_dir) / "checkpoints", max_epochs=max_epochs, seed=seed,
-                     callbacks=[stopper, speed])
+                     callbacks=[stopper, speed], fingerprint=fingerprint)
     module = res.module
     module.load_state_dict(stopper.averaged_state())
     module.eval()

@@ -102,13 +102,13 @@ class SeparationModule(L.LightningModule):
 def train_separator(train_shard: Path, valid_shard: Path, out_dir: Path, kind: str,
                     model_config: dict, segment_seconds: float, batch_size: int, epochs: int,
                     steps_per_epoch: int, valid_segments: int, lr: float, weight_decay: float,
-                    grad_clip: float, seed: int) -> Path:
+                    grad_clip: float, seed: int, fingerprint: str | None = None) -> Path:
     """Train one model with :func:`audiopipe.training.engine.fit`; write ``out_dir/model.pt``.
 
     ``model.pt`` holds the state dict, the configuration, the epochs trained and ``resumed`` (how
     often training resumed from a checkpoint). Checkpoints go to ``out_dir/checkpoints`` every
     epoch (``epoch<NNN>.ckpt`` and ``last.ckpt``), CSV logs to ``out_dir/logs``; a rerun resumes
-    exactly from ``last.ckpt``.
+    exactly from ``last.ckpt`` (unless it has another ``fingerprint``: changed code, params or data).
 
     Returns
     -------
@@ -132,7 +132,7 @@ def train_separator(train_shard: Path, valid_shard: Path, out_dir: Path, kind: s
     res = engine.fit(
         lambda: SeparationModule(kind, model_config, fs, lr=lr, weight_decay=weight_decay), train_dl, valid_dl,
         checkpoint_dir=out_dir / "checkpoints", max_epochs=epochs, seed=seed, keep_epoch_checkpoints=True,
-        gradient_clip_val=grad_clip or None, log_every_n_steps=1,
+        gradient_clip_val=grad_clip or None, log_every_n_steps=1, fingerprint=fingerprint,
     )
     out = out_dir / "model.pt"
     with atomic_path(out) as tmp:

@@ -99,11 +99,13 @@ def loader(*arrays, batch_size: int, shuffle: bool, seed: int) -> DataLoader:
     return DataLoader(ds, batch_size=batch_size, shuffle=shuffle, generator=torch.Generator().manual_seed(seed))
 
 
-def fit(module: L.LightningModule, train: DataLoader, output_dir: Path, epochs: int, seed: int) -> engine.FitResult:
+def fit(module: L.LightningModule, train: DataLoader, output_dir: Path, epochs: int, seed: int,
+        fingerprint: str | None = None) -> engine.FitResult:
     """Train ``module`` for ``epochs`` with :func:`audiopipe.training.engine.fit` (no validation).
 
     Checkpoints go to ``output_dir/last.ckpt`` every epoch, CSV logs to ``output_dir/../logs``;
-    a rerun resumes exactly from ``last.ckpt`` (a finished run returns at once). Seed and build
+    a rerun resumes exactly from ``last.ckpt`` (a finished run returns at once), unless it has
+    another ``fingerprint`` (changed code, params or data). Seed and build
     the module first (:func:`seed_all`): the engine seeds again with ``seed`` before training.
 
     Returns
@@ -112,7 +114,7 @@ def fit(module: L.LightningModule, train: DataLoader, output_dir: Path, epochs: 
         ``module`` is the trained ``module``; ``resumed`` counts the resumes.
     """
     return engine.fit(module, train, checkpoint_dir=Path(output_dir), max_epochs=epochs, seed=seed,
-                      log_every_n_steps=1)
+                      log_every_n_steps=1, fingerprint=fingerprint)
 
 
 def load_pretrained_classifier(kind: str, weights: Path, classes: int, width: float) -> torch.nn.Module:
