@@ -65,3 +65,14 @@ def test_missing_result_is_an_error_and_nothing_is_written(tmp_path):
     assert (tmp_path / "toy/grid/table.md").read_text() == "a good old table\n"
     with pytest.raises(ValueError, match="no setting selected"):
         write_table("toy", PLAN, [], tmp_path)
+
+
+def test_best_is_bold_within_each_panel_level(tmp_path):
+    """A metric shared by tasks of different units (SAR-SSL's MAE) is compared within a task."""
+    plan = Plan("p", {"task": ["TDOA", "DRR"], "mode": ["finetune", "scratch"]}, {"task": "TDOA", "mode": "finetune"})
+    maes = {"default": 4.0, "mode=scratch": 3.0, "task=DRR": 1.0, "mode=scratch+task=DRR": 2.0}
+    for sid, mae in maes.items():
+        (tmp_path / "r/p" / sid).mkdir(parents=True)
+        (tmp_path / "r/p" / sid / "metrics.json").write_text(json.dumps({"mae": mae}))
+    md = write_table("r", plan, list(maes), tmp_path, TableSpec(metrics=("mae",), panel="task"))
+    assert "**3.000**" in md and "**1.000**" in md and "**2.000**" not in md and "**4.000**" not in md

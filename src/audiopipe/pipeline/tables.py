@@ -148,8 +148,25 @@ def _cell(v) -> str:
     return "" if _isnan(v) else format_value(v)
 
 
-def to_markdown(title: str, df, constants: dict, lower: tuple[str, ...] = (), note: str = "") -> str:
-    """doce-like Markdown: constant factors in a header line, ``mean ± std`` cells, best in bold."""
+def best_mask(df, metric: str, lower: tuple[str, ...] = (), group: str | None = None):
+    """Rows holding the best value of ``metric`` (within each level of ``group``: a metric is
+    only compared within one task, whose units it shares)."""
+    import pandas as pd
+
+    keys = df[group].astype(str) if group in df else pd.Series("", index=df.index)
+    out = pd.Series(False, index=df.index)
+    for _, idx in df.groupby(keys, dropna=False).groups.items():
+        col = df.loc[idx, metric].dropna()
+        if len(col):
+            best = col.max() if higher_is_better(metric, lower) else col.min()
+            out.loc[col.index[col == best]] = True
+    return out
+
+
+def to_markdown(title: str, df, constants: dict, lower: tuple[str, ...] = (), note: str = "",
+                group: str | None = None) -> str:
+    """doce-like Markdown: constant factors in a header line, ``mean ± std`` cells, best in bold
+    (within each level of ``group``)."""
     metrics = metric_names(df)
     factors = [c for c in df.columns if c not in metrics and not c.endswith(("_std", "_n"))
                and c not in constants and c != "system"]
@@ -158,19 +175,15 @@ def to_markdown(title: str, df, constants: dict, lower: tuple[str, ...] = (), no
         lines += ["Constant: " + ", ".join(f"{k}={format_value(v)}" for k, v in constants.items()), ""]
     head = ["system", *factors] + [f"{m} {'↑' if higher_is_better(m, lower) else '↓'}" for m in metrics] + ["n"]
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    best = {}
-    for m in metrics:
-        col = df[m].dropna()
-        if len(col):
-            best[m] = col.max() if higher_is_better(m, lower) else col.min()
-    for _, r in df.iterrows():
+    best = {m: best_mask(df, m, lower, group) for m in metrics}
+    for i, r in df.iterrows():
         cells = [str(r["system"])] + [_cell(r[f]) for f in factors]
         for m in metrics:
             if _isnan(r[m]):
                 cells.append("")
                 continue
             s = f"{r[m]:.3f}" + ("" if _isnan(r[f"{m}_std"]) else f" ± {r[f'{m}_std']:.3f}")
-            cells.append(f"**{s}**" if m in best and r[m] == best[m] else s)
+            cells.append(f"**{s}**" if best[m][i] else s)
         ns = sorted({int(r[f"{m}_n"]) for m in metrics if not _isnan(r[f"{m}_n"])})
         cells.append("/".join(map(str, ns)))
         lines.append("| " + " | ".join(cells) + " |")
@@ -286,7 +299,7 @@ def write_table(recipe: str, plan: Plan, settings: list[str], results: Path = Pa
     note = (f"mean ± std over {', '.join(pooled)} (n = number of replicates)" if pooled
             else "mean ± std over items (n = number of items)")
     title = f"{recipe} — {plan.name}"
-    md = to_markdown(title, df, constants, spec.lower_is_better, note)
+    md = to_markdown(title, df, constants, spec.lower_is_better, note, spec.panel)
     with atomic_path(plan_dir / "table.md") as tmp:
         tmp.write_text(md)
     with atomic_path(plan_dir / "table.csv") as tmp:
