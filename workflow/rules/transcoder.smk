@@ -20,7 +20,7 @@ rule transcoder_features:
         classes=json_arg(TC["classes"]),
         clip_s=TC["clip_s"],
         resampler=TC["features"]["resampler"],
-        normalize=json_arg(TC["features"]["normalize"]),
+        normalize=TC["features"]["normalize"] or "null",
         code=code("transcoder", "features"),
     log:
         "logs/transcoder/features.log",
@@ -41,7 +41,7 @@ rule transcoder_features_sonyc_ust:
         classes=json_arg(SONYC_UST_COARSE),
         clip_s=TC["clip_s"],
         resampler=TC["features"]["resampler"],
-        normalize=json_arg(TC["features"]["normalize"]),
+        normalize=TC["features"]["normalize"] or "null",
         code=code("transcoder", "features"),
     log:
         "logs/transcoder/features_sonyc_ust.log",
