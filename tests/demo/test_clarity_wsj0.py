@@ -108,3 +108,15 @@ def test_wsj0_demo_without_fixtures_uses_the_pyannote_conversation(tmp_path):
     recs = read_jsonl(prepare_wsj0(root, tmp_path))
     assert {r["split"] for r in recs} == {"train", "val", "test"}
     assert all("pyannote" in v for v in __import__("json").loads((root / "DEMO.json").read_text())["utterances"].values())
+
+
+def test_a_scene_without_its_interferer_stops_prepare(demo, tmp_path):
+    import shutil
+
+    from audiopipe.io import AudioFileError
+
+    root = tmp_path / "clarity"
+    shutil.copytree(demo, root)
+    (root / "clarity_data/dev/scenes/S06002_interferer_CH1.wav").unlink()
+    with pytest.raises(AudioFileError, match="S06002_interferer_CH1.wav: audio file is missing"):
+        prepare_clarity_split(root, "dev", tmp_path / "m")
