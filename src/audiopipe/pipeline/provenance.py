@@ -249,18 +249,23 @@ def demo_digest(name: str) -> str:
 
 
 def run_fingerprint(func, params: dict, files=()) -> str:
-    """Fingerprint of one run of a training stage: its code digest, its parameters and its input
-    files (path, size, modification time). The training engine keeps it in every checkpoint and
+    """Fingerprint of one run of a training stage: its code digest, its parameters and the bytes
+    of its input files (SHA-256, streamed). The training engine keeps it in every checkpoint and
     resumes only a checkpoint of the same fingerprint, so a job rerun because its code, params
-    or data changed trains afresh, while a job rerun after a crash resumes.
+    or data changed trains afresh, while a job rerun after a crash resumes. It depends on
+    contents only (not on paths or modification times), so the same inputs give the same
+    checkpoint bytes wherever the job runs.
     """
     import json
 
     h = hashlib.sha256(digest(func).encode())
     h.update(json.dumps(params, sort_keys=True, default=str).encode())
     for f in files:
-        st = Path(f).stat()
-        h.update(f"{Path(f).resolve()} {st.st_size} {st.st_mtime_ns}\n".encode())
+        fh = hashlib.sha256()
+        with open(f, "rb") as stream:
+            for block in iter(lambda: stream.read(1 << 20), b""):
+                fh.update(block)
+        h.update(fh.digest())
     return h.hexdigest()[:16]
 
 
