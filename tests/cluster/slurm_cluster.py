@@ -5,7 +5,12 @@ mariadb-server``), writes ``slurm.conf``, ``gres.conf``, ``slurmdbd.conf`` and a
 for snakemake-executor-plugin-slurm into a fresh folder, and starts its own daemons there on free
 ports: ``munged``, ``mariadbd`` + ``slurmdbd`` (accounting: the plugin polls ``sacct``),
 ``slurmctld`` and ``slurmd``. Nothing under ``/etc`` is changed; clients find the cluster through
-``SLURM_CONF`` (see :attr:`SlurmCluster.env`).
+``SLURM_CONF`` (see :attr:`SlurmCluster.env`). Two runtime paths are shared with the machine, as
+on a real node: munged serves the default socket ``/run/munge/munge.socket.2`` (a munged already
+serving it is used instead), and slurmd runs configless (it fetches its configuration from
+slurmctld) and links its copy at ``/run/slurm/conf``: commands inside jobs need it, because the
+plugin's jobstep executor removes ``SLURM_CONF`` from the environment of the ``srun`` it runs, and
+a configless slurmd authenticates with the default munge socket before it has a configuration.
 
 The node has the machine's CPUs and memory (less 2 GB) and ``n_gpus`` fake GPUs of type
 ``gpu_type``: GRES on character devices (``/dev/null`` clones), so Slurm allocates them and sets
@@ -24,6 +29,7 @@ Facts and traps: ``../shared/notes/slurm-in-ci.md``. Slurm 22.05 (Debian 12) was
 
 from __future__ import annotations
 
+import atexit
 import os
 import pwd
 import shutil
@@ -139,6 +145,7 @@ class SlurmCluster:
     timings: dict = field(default_factory=dict)
     daemons: list = field(default_factory=list)
     munge_socket: Path = Path("/run/munge/munge.socket.2")
+    _made_dirs: list = field(default_factory=list)
 
     # -- public API ---------------------------------------------------------------------------
     @property
@@ -172,6 +179,7 @@ class SlurmCluster:
             raise ClusterUnavailable(reason)
         self.timings["install_s"] = install(self.log)
         t0 = time.monotonic()
+        atexit.register(self.stop)  # also when the interpreter exits without reaching stop()
         if self.base is None:
             self.base = Path(tempfile.mkdtemp(prefix="audiopipe-slurm-"))
             self._own_base = True
@@ -194,8 +202,11 @@ class SlurmCluster:
         # it at /run/slurm/conf, where SLURM commands inside jobs find it. (The plugin's jobstep
         # executor removes SLURM_CONF from the environment of the srun it starts in each job.)
         run_conf = Path("/run/slurm/conf")
+        if run_conf.is_symlink() and not run_conf.exists():
+            run_conf.unlink()  # left by a slurmd that was killed: its target is gone
         if run_conf.exists() or run_conf.is_symlink():
             raise ClusterUnavailable(f"{run_conf} exists: another configless slurmd runs on this machine")
+        self._made_dirs.extend(d for d in (run_conf.parent,) if not d.exists())
         env = {k: v for k, v in self.env.items() if k != "SLURM_CONF"}
         self._start("slurmd", ["slurmd", "-D", "--conf-server", f"127.0.0.1:{self.ports['ctld']}"], env=env)
         self._wait_idle()
@@ -221,6 +232,12 @@ class SlurmCluster:
         run_conf = Path("/run/slurm/conf")  # the link slurmd made to its configuration cache
         if self.base is not None and run_conf.is_symlink() and str(self.base) in os.readlink(run_conf):
             run_conf.unlink()
+        for d in reversed(self._made_dirs):  # /run/munge, /run/slurm when this cluster made them
+            try:
+                d.rmdir()
+            except OSError:
+                pass
+        self._made_dirs.clear()
         if getattr(self, "_own_base", False) and not self.keep and self.base is not None:
             shutil.rmtree(self.base, ignore_errors=True)
 
@@ -366,6 +383,8 @@ PartitionName=gpu Nodes={self.host} Default=NO MaxTime=INFINITE State=UP
         key.write_bytes(os.urandom(1024))
         os.chmod(key, 0o400)
         rundir = self.munge_socket.parent
+        if not rundir.exists():
+            self._made_dirs.append(rundir)
         rundir.mkdir(parents=True, exist_ok=True)
         for p in (mdir, key, rundir):
             os.chown(p, pw.pw_uid, pw.pw_gid)
