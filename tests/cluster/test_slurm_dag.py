@@ -135,7 +135,7 @@ def _sacct(cluster, ids, wait_s: float = 20) -> dict:
         time.sleep(1)
 
 
-def _timings(d: DagRuns, start: dict) -> dict:
+def _timings(d: DagRuns) -> dict:
     def per_run(run: Run) -> dict:
         overheads, rule_s = [], 0.0
         for sub in run.submissions:
@@ -149,7 +149,7 @@ def _timings(d: DagRuns, start: dict) -> dict:
                 "rule_command_s": round(rule_s, 1),
                 "in_job_overhead_s_mean": round(sum(overheads) / len(overheads), 1) if overheads else None}
 
-    return {"cluster": start, "grouped": bool(CASES[d.recipe].group_args()),
+    return {"grouped": bool(CASES[d.recipe].group_args()),
             "A_fault_keep_going": per_run(d.a), "B_after_fix": per_run(d.b), "C_rerun": per_run(d.c)}
 
 
@@ -180,7 +180,7 @@ def slurm_dag(request, slurm_cluster, fixtures_dir, tmp_path_factory) -> DagRuns
     after = len(_all_job_ids(slurm_cluster))
     ids = [s.slurm_id for run in (a, b, c) for s in run.submissions]
     d = DagRuns(recipe, work, fault, a, b, c, _sacct(slurm_cluster, ids), before, after)
-    TIMINGS[recipe] = _timings(d, dict(slurm_cluster.timings))
+    TIMINGS[recipe] = _timings(d)
     (base / "snakemake_A.log").write_text(a.output)
     (base / "snakemake_B.log").write_text(b.output)
     return d
