@@ -13,7 +13,11 @@ import os
 
 import pytest
 
-from tests.cluster.slurm_cluster import ClusterUnavailable, SlurmCluster, unavailable_reason
+from tests.cluster.slurm_cluster import (
+    ClusterUnavailable,
+    SlurmCluster,
+    unavailable_reason,
+)
 from tests.cluster.snakemake_slurm import TIMINGS, profile_gpu_model
 
 

@@ -22,7 +22,7 @@ Every daemon runs in the foreground as a child of this process and is stopped by
 then SIGKILL) when the context ends, after the cluster's jobs are cancelled::
 
     with SlurmCluster() as cluster:
-        subprocess.run(["sbatch", "--wrap", "hostname"], env=cluster.env)
+        subprocess.run(["sbatch", "--wrap", "hostname"], env=cluster.env, check=False)
 
 Facts and traps: ``../shared/notes/slurm-in-ci.md``. Slurm 22.05 (Debian 12) was used.
 """
@@ -40,6 +40,8 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import yaml
 
 PACKAGES = ["munge", "slurmctld", "slurmd", "slurm-client", "slurmdbd", "mariadb-server"]
 # executables each package provides (what `install` looks for)
@@ -91,7 +93,7 @@ def install(log=print) -> float:
     log(f"slurm_cluster: apt-get install {' '.join(PACKAGES)}")
     for cmd in (["apt-get", "update", "-qq"],
                 ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *PACKAGES]):
-        res = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        res = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
         if res.returncode != 0:
             raise ClusterUnavailable(f"{' '.join(cmd)} failed ({res.returncode}): {res.stderr[-2000:]}")
     return time.monotonic() - t0
@@ -130,9 +132,19 @@ class SlurmCluster:
         Their GRES type (``--gpus=<type>:1`` requests it, as a profile's ``gpu_model`` does).
     account : str
         Account registered for the current user (``slurm_account`` of the test profile).
+    cluster_name : str
+        ``ClusterName`` (what sacct and sacctmgr call it).
     base : Path or None
-        Folder for configuration, state, logs and databases; a fresh temporary one when None
-        (removed by :meth:`stop` unless ``keep=True``).
+        Folder for configuration, state, logs and databases; a fresh temporary one when None.
+    keep : bool
+        Keep that temporary folder after :meth:`stop` (to read the daemons' logs).
+    log : callable
+        Where progress lines go (``print``).
+
+    Raises
+    ------
+    ClusterUnavailable
+        From :meth:`start`, when the machine cannot run it (no root, no apt-get, install failed).
     """
 
     n_gpus: int = 2
@@ -162,7 +174,7 @@ class SlurmCluster:
         """Partition limits for the plugin's ``--slurm-partition-config``."""
         return self.conf_dir / "partitions.yaml"
 
-    def __enter__(self) -> "SlurmCluster":
+    def __enter__(self) -> SlurmCluster:
         try:
             self.start()
         except BaseException:
@@ -219,7 +231,7 @@ class SlurmCluster:
         """Cancel this cluster's jobs, then stop every daemon it started, by PID, newest first."""
         if any(d.name == "slurmctld" and d.proc.poll() is None for d in self.daemons):
             subprocess.run(["scancel", "-u", pwd.getpwuid(os.geteuid()).pw_name],
-                           env=self.env, capture_output=True, timeout=30)
+                           env=self.env, capture_output=True, timeout=30, check=False)
         for d in reversed(self.daemons):
             if d.proc.poll() is None:
                 os.kill(d.proc.pid, signal.SIGTERM)
@@ -243,7 +255,7 @@ class SlurmCluster:
 
     def run(self, *cmd: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess:
         """Run a SLURM client command against this cluster."""
-        res = subprocess.run(list(cmd), env=self.env, capture_output=True, text=True, timeout=timeout)
+        res = subprocess.run(list(cmd), env=self.env, capture_output=True, text=True, timeout=timeout, check=False)
         if check and res.returncode != 0:
             raise RuntimeError(f"{' '.join(cmd)} failed ({res.returncode}): {res.stderr.strip()}")
         return res
@@ -265,7 +277,7 @@ class SlurmCluster:
     def _write_slurm_conf(self) -> None:
         b, p = self.base, self.ports
         munge_socket = self.munge_socket
-        gres = f"gpu:{self.gpu_type}:{self.n_gpus}" if self.n_gpus else ""
+        gres = f" Gres=gpu:{self.gpu_type}:{self.n_gpus}" if self.n_gpus else ""
         conf = f"""# written by tests/cluster/slurm_cluster.py
 ClusterName={self.cluster_name}
 SlurmctldHost={self.host}(127.0.0.1)
@@ -308,7 +320,7 @@ AccountingStorageTRES=gres/gpu,gres/gpu:{self.gpu_type}
 AccountingStorageEnforce=associations,limits,qos
 AccountingStoreFlags=job_comment
 GresTypes=gpu
-NodeName={self.host} NodeAddr=127.0.0.1 CPUs={self.cpus} RealMemory={self.mem_mb}{' Gres=' + gres if gres else ''} State=UNKNOWN
+NodeName={self.host} NodeAddr=127.0.0.1 CPUs={self.cpus} RealMemory={self.mem_mb}{gres} State=UNKNOWN
 PartitionName=cpu Nodes={self.host} Default=YES MaxTime=INFINITE State=UP QOS=cpuonly
 PartitionName=gpu Nodes={self.host} Default=NO MaxTime=INFINITE State=UP
 """
@@ -324,8 +336,6 @@ PartitionName=gpu Nodes={self.host} Default=NO MaxTime=INFINITE State=UP
         parts = {"cpu": {"max_gpu": 0, "max_threads": self.cpus, "max_mem_mb": per_job_mem},
                  "gpu": {"max_gpu": self.n_gpus, "available_gpu_models": [self.gpu_type],
                          "max_threads": self.cpus, "max_cpus_per_gpu": self.cpus, "max_mem_mb": per_job_mem}}
-        import yaml
-
         self.partition_config.write_text(
             "# written by tests/cluster/slurm_cluster.py: limits of the test cluster's partitions\n"
             + yaml.safe_dump({"partitions": parts}, sort_keys=False))
@@ -336,14 +346,13 @@ PartitionName=gpu Nodes={self.host} Default=NO MaxTime=INFINITE State=UP
         if exe is None:
             raise ClusterUnavailable(f"{cmd[0]} not found")
         log = self.base / "log" / f"{name}.out"
-        fh = open(log, "ab")
         kwargs = {}
         if user:
             pw = pwd.getpwnam(user)
             kwargs.update(user=pw.pw_uid, group=pw.pw_gid, extra_groups=[])
-        proc = subprocess.Popen([exe, *cmd[1:]], stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                env=env or self.env, start_new_session=True, **kwargs)
-        fh.close()
+        with open(log, "ab") as fh:  # the daemon keeps its own copy of the descriptor
+            proc = subprocess.Popen([exe, *cmd[1:]], stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    env=env or self.env, start_new_session=True, **kwargs)
         d = Daemon(name, proc, log)
         self.daemons.append(d)
         return d
@@ -366,9 +375,10 @@ PartitionName=gpu Nodes={self.host} Default=NO MaxTime=INFINITE State=UP
             return ""
 
     def _munge_ok(self) -> bool:
-        enc = subprocess.run(["munge", "-n", f"--socket={self.munge_socket}"], capture_output=True)
-        return enc.returncode == 0 and subprocess.run(
-            ["unmunge", f"--socket={self.munge_socket}"], input=enc.stdout, capture_output=True).returncode == 0
+        sock = f"--socket={self.munge_socket}"
+        enc = subprocess.run(["munge", "-n", sock], capture_output=True, check=False)
+        dec = subprocess.run(["unmunge", sock], input=enc.stdout, capture_output=True, check=False)
+        return enc.returncode == 0 and dec.returncode == 0
 
     def _start_munge(self) -> None:
         """munged on the default socket (a configless slurmd authenticates before it has a
@@ -402,7 +412,7 @@ PartitionName=gpu Nodes={self.host} Default=NO MaxTime=INFINITE State=UP
         self.mysql_socket = ddir / "mysqld.sock"
         common = ["--no-defaults", f"--datadir={ddir}/data"]
         res = subprocess.run([_which("mariadb-install-db"), *common, "--user=mysql", "--skip-test-db",
-                              "--auth-root-authentication-method=socket"], capture_output=True, text=True)
+                              "--auth-root-authentication-method=socket"], capture_output=True, text=True, check=False)
         if res.returncode != 0:
             raise RuntimeError(f"mariadb-install-db failed: {res.stderr[-2000:]}")
         d = self._start("mariadbd", ["mariadbd", *common, "--user=mysql", f"--socket={self.mysql_socket}",
@@ -416,7 +426,7 @@ PartitionName=gpu Nodes={self.host} Default=NO MaxTime=INFINITE State=UP
 
     def _sql(self, sql: str, check: bool = True) -> subprocess.CompletedProcess:
         res = subprocess.run(["mariadb", "--no-defaults", f"--socket={self.mysql_socket}", "-uroot", "-e", sql],
-                             capture_output=True, text=True)
+                             capture_output=True, text=True, check=False)
         if check and res.returncode != 0:
             raise RuntimeError(f"SQL failed: {res.stderr}")
         return res
@@ -495,4 +505,4 @@ StorageLoc=slurm_acct_db
 if __name__ == "__main__":  # manual check: start, run one GPU job, stop
     with SlurmCluster(keep=False) as c:
         print(c.run("sinfo").stdout)
-        print(c.run("srun", "-p", "gpu", "--gpus=1", "bash", "-c", "echo CUDA_VISIBLE_DEVICES=$CUDA_VISIBLE_DEVICES").stdout)
+        print(c.run("srun", "-p", "gpu", "--gpus=1", "printenv", "CUDA_VISIBLE_DEVICES").stdout)

@@ -176,7 +176,7 @@ class Run:
     @property
     def planned(self) -> int:
         """Jobs of the DAG this run set out to run (the ``total`` of its "Job stats" table)."""
-        m = re.search(r"^total\s+(\d+)\s*$", self.output, re.M)
+        m = re.search(r"^total\s+(\d+)\s*$", self.output, re.MULTILINE)
         return int(m.group(1)) if m else 0
 
     @property
@@ -202,7 +202,7 @@ def run_snakemake(cluster, work: Path, profile: Path, *args: str, timeout: float
     cmd = [sys.executable, "-m", "snakemake", "-s", str(snakefile), "--directory", str(work),
            "--configfile", str(work / "params.yaml"), "--profile", str(profile), *args]
     t0 = time.monotonic()
-    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout, cwd=work)
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout, cwd=work, check=False)
     out = res.stdout + res.stderr
     run = Run(tuple(args), res.returncode, out, time.monotonic() - t0, parse_jobs(out), parse_submissions(out))
     for sub in run.submissions:

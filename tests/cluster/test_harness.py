@@ -9,7 +9,12 @@ import pytest
 import yaml
 
 from tests.cluster import slurm_cluster
-from tests.cluster.snakemake_slurm import USER_PROFILE, make_profile, parse_jobs, parse_submissions
+from tests.cluster.snakemake_slurm import (
+    USER_PROFILE,
+    make_profile,
+    parse_jobs,
+    parse_submissions,
+)
 
 FAKE_CLUSTER = SimpleNamespace(cpus=2, mem_mb=22000, account="acct", partition_config=Path("/x/partitions.yaml"))
 
@@ -65,7 +70,8 @@ def test_log_parsing():
     assert b.wildcards == "x=1, y=2" and b.logs == ["logs/b.log"] and b.benchmark == "bench/b.tsv" and b.gpus == 0
     assert t.gpus == 1 and t.resources["gpu_model"] == "a100"
     subs = parse_submissions(LOG)
-    assert [(s.snakemake_id, s.slurm_id, s.partition) for s in subs] == [("4", "7", "gpu"), ("f296c194-3b02", "8", "cpu")]
+    assert [(s.snakemake_id, s.slurm_id, s.partition) for s in subs] == [
+        ("4", "7", "gpu"), ("f296c194-3b02", "8", "cpu")]
 
 
 def test_without_root_the_cluster_says_why(monkeypatch):

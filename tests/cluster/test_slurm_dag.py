@@ -28,17 +28,23 @@ from __future__ import annotations
 
 import copy
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Callable
 
 import pytest
 import yaml
 
-from tests.cluster.snakemake_slurm import TIMINGS, Run, benchmark_seconds, make_profile, run_snakemake
+from tests.cluster.snakemake_slurm import (
+    TIMINGS,
+    Run,
+    benchmark_seconds,
+    make_profile,
+    run_snakemake,
+)
 from tests.conftest import REPO
 
-pytestmark = [pytest.mark.slurm, pytest.mark.slow, pytest.mark.timeout(1800)]
+pytestmark = [pytest.mark.slurm, pytest.mark.slow, pytest.mark.timeout(1600)]
 
 
 # -- recipes --------------------------------------------------------------------------------------
@@ -172,11 +178,12 @@ def slurm_dag(request, slurm_cluster, fixtures_dir, tmp_path_factory) -> DagRuns
     groups = case.group_args()
 
     (work / "params.yaml").write_text(yaml.safe_dump(faulty))
-    a = run_snakemake(slurm_cluster, work, profile, "--keep-going", *groups)
+    # (time limits: ~5 min for A on 2 cores; a hang must not eat CI's 30 minutes)
+    a = run_snakemake(slurm_cluster, work, profile, "--keep-going", *groups, timeout=900)
     (work / "params.yaml").write_text(yaml.safe_dump(params))
-    b = run_snakemake(slurm_cluster, work, profile, *groups)
+    b = run_snakemake(slurm_cluster, work, profile, *groups, timeout=400)
     before = len(_all_job_ids(slurm_cluster))
-    c = run_snakemake(slurm_cluster, work, profile, *groups)
+    c = run_snakemake(slurm_cluster, work, profile, *groups, timeout=200)
     after = len(_all_job_ids(slurm_cluster))
     ids = [s.slurm_id for run in (a, b, c) for s in run.submissions]
     d = DagRuns(recipe, work, fault, a, b, c, _sacct(slurm_cluster, ids), before, after)
