@@ -18,7 +18,7 @@ from tests.cluster.slurm_cluster import (
     SlurmCluster,
     unavailable_reason,
 )
-from tests.cluster.snakemake_slurm import TIMINGS, profile_gpu_model
+from tests.cluster.snakemake_slurm import TIMINGS
 
 
 def in_ci() -> bool:
@@ -52,7 +52,7 @@ def slurm_cluster():
     reason = unavailable_reason()
     if reason:
         unavailable(reason)
-    cluster = SlurmCluster(n_gpus=2, gpu_type=profile_gpu_model() or "a100")
+    cluster = SlurmCluster(n_gpus=2, gpu_type=os.environ.get("AUDIOPIPE_GPU_MODEL") or "a100")
     try:
         cluster.start()
     except ClusterUnavailable as e:

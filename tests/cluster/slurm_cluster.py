@@ -12,7 +12,7 @@ slurmctld) and links its copy at ``/run/slurm/conf``: commands inside jobs need 
 plugin's jobstep executor removes ``SLURM_CONF`` from the environment of the ``srun`` it runs, and
 a configless slurmd authenticates with the default munge socket before it has a configuration.
 
-The node has the machine's CPUs and memory (less 2 GB) and ``n_gpus`` fake GPUs of type
+The node has the machine's memory (less 2 GB), at least 4 CPUs and ``n_gpus`` fake GPUs of type
 ``gpu_type``: GRES on character devices (``/dev/null`` clones), so Slurm allocates them and sets
 ``CUDA_VISIBLE_DEVICES`` as on a real GPU node. Two partitions share the node: ``cpu`` (default;
 a partition QOS with ``MaxTRESPerJob=gres/gpu=0``, ``DenyOnLimit``: a GPU job sent there is
@@ -128,6 +128,10 @@ class SlurmCluster:
     ----------
     n_gpus : int
         Fake GPUs on the node (GRES ``gpu``), allocatable in partition ``gpu``.
+    cpus : int or None
+        CPUs the node declares (``SlurmdParameters=config_overrides`` lets it declare more than
+        the machine has); None: the machine's count, at least 4, so that on a 2-core CI machine
+        both GPU jobs and a CPU job run at once (tiny jobs mostly wait on Python start-up).
     gpu_type : str
         Their GRES type (``--gpus=<type>:1`` requests it, as a profile's ``gpu_model`` does).
     account : str
@@ -148,6 +152,7 @@ class SlurmCluster:
     """
 
     n_gpus: int = 2
+    cpus: int | None = None
     gpu_type: str = "a100"
     account: str = "audiopipe"
     cluster_name: str = "audiopipe-ci"
@@ -168,6 +173,8 @@ class SlurmCluster:
     def env(self) -> dict:
         """Environment for clients and jobs: ``SLURM_CONF`` pointing at this cluster."""
         return {**os.environ, "SLURM_CONF": str(self.conf_dir / "slurm.conf")}
+
+    partitions = ("cpu", "gpu")
 
     @property
     def partition_config(self) -> Path:
@@ -201,7 +208,8 @@ class SlurmCluster:
         for d in ("etc", "state", "spool", "log", "run", "dev"):
             (self.base / d).mkdir(exist_ok=True)
         self.ports = {k: _free_port() for k in ("ctld", "slurmd", "dbd", "mysql")}
-        self.cpus = os.cpu_count() or 1
+        if self.cpus is None:  # at least 4 slots: both GPU jobs and a CPU job at once on 2 cores
+            self.cpus = max(4, os.cpu_count() or 1)
         self.mem_mb = max(1000, _total_memory_mb() - 2000)
         self._fake_gpus()
         self._write_slurm_conf()

@@ -1,7 +1,7 @@
 """Run the real Snakefile through the SLURM test cluster and read back what happened.
 
 - :func:`make_profile` derives the profile for the test cluster from the user's SLURM profile
-  (``workflow/profiles/slurm/profile.yaml``) and the overlay ``tests/cluster/profile/config.yaml``,
+  (``workflow/profiles/slurm/config.yaml``) and the overlay ``tests/cluster/profile/config.yaml``,
   without touching either.
 - :func:`run_snakemake` runs ``snakemake -s Snakefile --directory WORK --profile ...``.
 - :func:`parse_log` reads a Snakemake log: every job's rule, wildcards, log files and resources,
@@ -24,7 +24,7 @@ import yaml
 
 from tests.conftest import REPO
 
-USER_PROFILE = REPO / "workflow" / "profiles" / "slurm" / "profile.yaml"
+USER_PROFILE = REPO / "workflow" / "profiles" / "slurm" / "config.yaml"
 OVERLAY = Path(__file__).parent / "profile" / "config.yaml"
 TIMINGS: dict = {}  # measured times, printed at the end of the session (tests/cluster/conftest.py)
 
@@ -45,7 +45,12 @@ def fit_resources(res: dict, cluster, where: str, changes: list[str]) -> dict:
 
 
 def make_profile(cluster, out_dir: Path, user_profile: Path = USER_PROFILE, overlay: Path = OVERLAY) -> Path:
-    """Write the test cluster's profile folder (``out_dir/profile.yaml``); returns the folder."""
+    """Write the test cluster's profile folder (``out_dir/config.yaml``); returns the folder.
+
+    The user's partition file is kept when the test cluster has every partition it names (its
+    paths are made absolute: the test runs Snakemake with ``--directory`` elsewhere); otherwise the
+    test cluster's own file is used.
+    """
     prof = yaml.safe_load(user_profile.read_text())
     over = yaml.safe_load(overlay.read_text()) or {}
     if prof.get("executor") != "slurm":
@@ -60,10 +65,20 @@ def make_profile(cluster, out_dir: Path, user_profile: Path = USER_PROFILE, over
         else:
             prof[key] = value
     prof["default-resources"]["slurm_account"] = cluster.account
-    prof["slurm-partition-config"] = str(cluster.partition_config)
+    user_parts = prof.get("slurm-partition-config")
+    parts = cluster.partition_config
+    if user_parts:
+        path = Path(user_parts) if Path(user_parts).is_absolute() else REPO / user_parts
+        names = set((yaml.safe_load(path.read_text()) or {}).get("partitions", {}))
+        if names and names <= set(cluster.partitions):
+            parts = path
+        else:
+            changes.append(f"partitions {sorted(names)} of {user_parts} are not all on the test cluster: "
+                           f"its own {cluster.partition_config.name} instead")
+    prof["slurm-partition-config"] = str(parts)
     out_dir.mkdir(parents=True, exist_ok=True)
     header = "".join(f"#   {c}\n" for c in changes) or "#   (nothing)\n"
-    (out_dir / "profile.yaml").write_text(
+    (out_dir / "config.yaml").write_text(
         f"# {user_profile} + {overlay}, fitted to the test cluster by tests/cluster/snakemake_slurm.py:\n"
         + header + yaml.safe_dump(prof, sort_keys=False))
     return out_dir
@@ -197,6 +212,9 @@ def run_snakemake(cluster, work: Path, profile: Path, *args: str, timeout: float
     (``sbatch --export=ALL`` carries both into the jobs).
     """
     env = cluster.env
+    # GPU rules ask for the test cluster's GPU type (--gpus=<type>:1), as a site sets it
+    env["AUDIOPIPE_GPU_MODEL"] = cluster.gpu_type
+    env.pop("AUDIOPIPE_GPU_GRES", None)
     env["PYTHONPATH"] = os.pathsep.join([str(REPO / "src"), *filter(None, [env.get("PYTHONPATH")])])
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     cmd = [sys.executable, "-m", "snakemake", "-s", str(snakefile), "--directory", str(work),
@@ -220,16 +238,3 @@ def benchmark_seconds(work: Path, job: Job) -> float | None:
         return None
     head, row = path.read_text().splitlines()[:2]
     return float(dict(zip(head.split("\t"), row.split("\t")))["s"])
-
-
-def profile_gpu_model(user_profile: Path = USER_PROFILE) -> str | None:
-    """The one GPU model the user's profile asks for (``gpu_model`` or ``gres: gpu:<model>:N``)."""
-    prof = yaml.safe_load(user_profile.read_text())
-    models = set()
-    for res in [prof.get("default-resources") or {}, *(prof.get("set-resources") or {}).values()]:
-        if res.get("gpu_model"):
-            models.add(str(res["gpu_model"]))
-        m = re.match(r"gpu:([^:]+):\d+", str(res.get("gres", "")))
-        if m:
-            models.add(m.group(1))
-    return models.pop() if len(models) == 1 else None

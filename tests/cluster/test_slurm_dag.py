@@ -9,7 +9,8 @@ partition chosen by the plugin from a partition file (no per-rule ``slurm_partit
 Three runs:
 
 A. with a fault (a grid setting that fails at run time) and ``--keep-going``: the failing job is
-   reported FAILED by SLURM and Snakemake, the other jobs still complete;
+   reported FAILED by SLURM and Snakemake; the other jobs still complete, some of them submitted
+   after the failure;
 B. the fault removed: only what is missing is submitted, and the run completes;
 C. again: nothing is submitted.
 
@@ -50,7 +51,7 @@ pytestmark = [pytest.mark.slurm, pytest.mark.slow, pytest.mark.timeout(1600)]
 # -- recipes --------------------------------------------------------------------------------------
 def clarity_tiny(p: dict) -> None:
     """The sizes of tests/e2e/test_clarity_dag.py."""
-    p["demo"]["clarity"].update(n_train_scenes=4, n_dev_scenes=2, listeners_per_scene=1, max_order=3)
+    p["corpora"]["clarity"]["demo"].update(n_train_scenes=4, n_dev_scenes=2, listeners_per_scene=1, max_order=3)
     p["clarity"]["cache"].update(crop_s=0.5, crops_per_scene=2, n_shards=1, val_fraction=0.25)
     p["clarity"]["model"].update(N=16, L=8, B=16, H=32, X=2, R=1)
     p["clarity"]["train"].update(max_epochs=1, batch_size=2)
@@ -58,12 +59,13 @@ def clarity_tiny(p: dict) -> None:
 
 
 def clarity_fault(p: dict) -> tuple[str, str]:
-    """A second setting of the selected plan whose learning rate Adam rejects when training starts
-    (the schema cannot see plan levels): its training fails; the default setting and the baseline
-    run on. Returns the rule and wildcards expected to fail."""
+    """A typo in the grid: a second learning-rate level ``0.001x`` (the plans schema takes strings).
+    That setting's training stops at its first step (``float("0.001x")``), seconds before the
+    default setting's training ends, whose scoring is then submitted after the failure; the
+    baseline runs on too. Returns the rule and wildcards expected to fail."""
     plan = p["clarity"]["select"]
-    p["clarity"]["plans"][plan]["factors"]["lr"].append(-1.0)
-    return "clarity_train", f"plan={plan}, setting=lr=-1.0"
+    p["clarity"]["plans"][plan]["factors"]["lr"].append("0.001x")
+    return "clarity_train", f"plan={plan}, setting=lr=0.001x"
 
 
 @dataclass
@@ -88,17 +90,14 @@ class Case:
 CASES = {
     "clarity": Case(
         clarity_tiny, clarity_fault,
-        outputs=["results/clarity/metrics.json", "results/clarity/tables/systems.md"],
+        outputs=["results/clarity/convtasnet/table.json", "results/clarity/convtasnet/table.md"],
         groups={
-            # corpus -> manifests -> training crops: one job before training
-            "demo_clarity": "clarity_data", "clarity_prepare": "clarity_data", "clarity_cache": "clarity_data",
+            # demo corpus -> manifests -> training crops: one job before training
+            "demo_clarity": "clarity_data", "corpus_clarity": "clarity_data", "clarity_cache": "clarity_data",
             # per system (each setting, the baseline): enhance -> evaluate -> summarize, one job each
             "clarity_enhance": "clarity_score", "clarity_evaluate": "clarity_score",
             "clarity_evaluate_baseline": "clarity_score", "clarity_summarize": "clarity_score",
-            # metrics.json + systems table and the plan table: one job
-            "clarity_report": "clarity_report", "clarity_table": "clarity_report",
         },
-        group_components={"clarity_report": 2},
     ),
 }
 RECIPES = [r for r in os.environ.get("AUDIOPIPE_SLURM_RECIPES", "clarity").split(",") if r]
@@ -227,7 +226,7 @@ def test_every_job_ran_as_a_slurm_job(slurm_dag):
 def test_partitions_chosen_by_the_plugin(slurm_dag):
     """No slurm_partition in the profile: the plugin picks ``gpu`` for GPU jobs, ``cpu`` otherwise."""
     d = slurm_dag
-    profile = yaml.safe_load((d.work.parent / "profile" / "profile.yaml").read_text())
+    profile = yaml.safe_load((d.work.parent / "profile" / "config.yaml").read_text())
     assert "slurm_partition" not in str(profile)
     for run in (d.a, d.b):
         for sub in run.submissions:
@@ -280,7 +279,9 @@ def test_failed_job_is_reported_and_keep_going_finishes_the_others(slurm_dag):
         [(s.slurm_id, [j.key for j in s.jobs], d.sacct[s.slurm_id]["State"]) for s in others]
     # Snakemake went on submitting after the failure (--keep-going), and those jobs completed
     after = [s for s in others if _time(d.sacct[s.slurm_id]["Submit"]) >= _time(bad["End"])]
-    assert after, "no job was submitted after the failed one ended"
+    assert after, ("no job was submitted after the failed one ended: "
+                   + str([(s.slurm_id, [j.key for j in s.jobs], d.sacct[s.slurm_id]["Submit"], d.sacct[s.slurm_id]["End"])
+                          for s in d.a.submissions]))
     # what depends on the failed job never ran
     assert d.a.planned > len(d.a.jobs), (d.a.planned, [j.key for j in d.a.jobs])
 
