@@ -1,28 +1,30 @@
 """The main job at a tiny size through a real SLURM (issue 14, item 1).
 
-For each recipe of ``RECIPES`` (``AUDIOPIPE_SLURM_RECIPES=clarity,sfi`` overrides), a params copy
-with tiny sizes runs through the test cluster (``tests/cluster/slurm_cluster.py``) with the real
-Snakefile (``-s``, ``--directory``) and a profile derived from the user's SLURM profile
+The main job's tiny params (``tests/e2e/tiny.py``) restricted to the recipes of
+``AUDIOPIPE_SLURM_RECIPES`` (comma-separated; ``all``: all five, the whole main job; default
+``clarity``) run as one DAG through the test cluster (``tests/cluster/slurm_cluster.py``) with the
+real Snakefile (``-s``, ``--directory``) and a profile derived from the user's SLURM profile
 (``tests/cluster/snakemake_slurm.py:make_profile``): executor slurm, the test cluster's account,
-partition chosen by the plugin from a partition file (no per-rule ``slurm_partition``).
+partition chosen by the plugin from the profile's partitions.yaml (no per-rule ``slurm_partition``),
+GPU rules asking for the fake GPUs' model (``AUDIOPIPE_GPU_MODEL``).
 
 Three runs:
 
-A. with a fault (a grid setting that fails at run time) and ``--keep-going``: the failing job is
-   reported FAILED by SLURM and Snakemake; the other jobs still complete, some of them submitted
-   after the failure;
+A. with a fault (``FAULTS``: a grid setting that fails at run time) and ``--keep-going``: the
+   failing job is reported FAILED by SLURM and Snakemake; the other jobs still complete, some of
+   them submitted after the failure;
 B. the fault removed: only what is missing is submitted, and the run completes;
 C. again: nothing is submitted.
 
 Checks: every job ran inside a SLURM job (the job's rule and wildcards appear in the log of a
 SLURM job whose id the plugin logged and sacct knows); every job asking for a GPU ran in partition
 ``gpu`` on a GPU allocation (sacct ``AllocTRES``) with ``CUDA_VISIBLE_DEVICES`` set by SLURM
-(recorded from inside the job by ``audiopipe gpu-run`` in the rule's log); CPU jobs ran in
-partition ``cpu`` without a GPU.
+(recorded from inside the job by ``audiopipe gpu-run`` in the rule's log), and GPU jobs that ran
+at once held different devices; CPU jobs ran in partition ``cpu`` without a GPU.
 
-Small jobs are grouped (``CASES[recipe].groups``, Snakemake ``--groups``/``--group-components``):
-each SLURM job costs ~20-30 s on the 2-core CI machine (two Snakemake start-ups inside it), more
-than most tiny rules take. ``AUDIOPIPE_SLURM_GROUPS=0`` runs one SLURM job per rule.
+Small jobs are grouped (``GROUPS``, Snakemake ``--groups``/``--group-components``): each SLURM job
+costs ~10-25 s on the 2-core CI machine (two Snakemake start-ups inside it), more than most tiny
+rules take. ``AUDIOPIPE_SLURM_GROUPS=0`` runs one SLURM job per rule.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from __future__ import annotations
 import copy
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 import pytest
@@ -44,20 +46,13 @@ from tests.cluster.snakemake_slurm import (
     run_snakemake,
 )
 from tests.conftest import REPO
+from tests.e2e.tiny import tiny_params
 
-pytestmark = [pytest.mark.slurm, pytest.mark.slow, pytest.mark.timeout(1600)]
+pytestmark = [pytest.mark.slurm, pytest.mark.slow,
+              pytest.mark.timeout(1600 * max(1, len(os.environ.get("AUDIOPIPE_SLURM_RECIPES", "x").split(","))))]
 
 
 # -- recipes --------------------------------------------------------------------------------------
-def clarity_tiny(p: dict) -> None:
-    """The sizes of tests/e2e/test_clarity_dag.py."""
-    p["corpora"]["clarity"]["demo"].update(n_train_scenes=4, n_dev_scenes=2, listeners_per_scene=1, max_order=3)
-    p["clarity"]["cache"].update(crop_s=0.5, crops_per_scene=2, n_shards=1, val_fraction=0.25)
-    p["clarity"]["model"].update(N=16, L=8, B=16, H=32, X=2, R=1)
-    p["clarity"]["train"].update(max_epochs=1, batch_size=2)
-    p["clarity"]["evaluate"]["n_chunks"] = 1
-
-
 def clarity_fault(p: dict) -> tuple[str, str]:
     """A typo in the grid: a second learning-rate level ``0.001x`` (the plans schema takes strings).
     That setting's training stops at its first step (``float("0.001x")``), seconds before the
@@ -68,45 +63,50 @@ def clarity_fault(p: dict) -> tuple[str, str]:
     return "clarity_train", f"plan={plan}, setting=lr=0.001x"
 
 
-@dataclass
-class Case:
-    tiny: Callable[[dict], None]
-    fault: Callable[[dict], tuple[str, str]]
-    outputs: list[str]  # files the completed DAG must have
-    # Snakemake groups: rule -> group, and how many disconnected parts of a group share one job.
-    # Never group a GPU rule with CPU rules (the CPU rules would hold a GPU allocation).
-    groups: dict[str, str] = field(default_factory=dict)
-    group_components: dict[str, int] = field(default_factory=dict)
+#: recipe -> a fault to inject (changes params, returns the rule and wildcards that must fail);
+#: the runs use the first listed recipe that has one
+FAULTS: dict[str, Callable[[dict], tuple[str, str]]] = {"clarity": clarity_fault}
 
-    def group_args(self) -> list[str]:
-        if not self.groups or os.environ.get("AUDIOPIPE_SLURM_GROUPS") == "0":
-            return []
-        args = ["--groups", *(f"{r}={g}" for r, g in self.groups.items())]
-        if self.group_components:
-            args += ["--group-components", *(f"{g}={n}" for g, n in self.group_components.items())]
-        return args
-
-
-CASES = {
-    "clarity": Case(
-        clarity_tiny, clarity_fault,
-        outputs=["results/clarity/convtasnet/table.json", "results/clarity/convtasnet/table.md"],
-        groups={
-            # demo corpus -> manifests -> training crops: one job before training
-            "demo_clarity": "clarity_data", "corpus_clarity": "clarity_data", "clarity_cache": "clarity_data",
-            # per system (each setting, the baseline): enhance -> evaluate -> summarize, one job each
-            "clarity_enhance": "clarity_score", "clarity_evaluate": "clarity_score",
-            "clarity_evaluate_baseline": "clarity_score", "clarity_summarize": "clarity_score",
-        },
-    ),
+#: recipe -> Snakemake groups (rule -> group): one SLURM job runs the connected jobs of a group
+#: (``--groups``). Never group a GPU rule with CPU rules (the CPU rules would hold the GPU).
+#: A recipe left out runs one SLURM job per rule.
+GROUPS: dict[str, dict[str, str]] = {
+    "clarity": {
+        # demo corpus -> manifests -> training crops: one job before training
+        "demo_clarity": "clarity_data", "corpus_clarity": "clarity_data", "clarity_cache": "clarity_data",
+        # per system (each setting, the baseline): enhance -> evaluate -> summarize, one job each
+        "clarity_enhance": "clarity_score", "clarity_evaluate": "clarity_score",
+        "clarity_evaluate_baseline": "clarity_score", "clarity_summarize": "clarity_score",
+    },
 }
-RECIPES = [r for r in os.environ.get("AUDIOPIPE_SLURM_RECIPES", "clarity").split(",") if r]
+#: group -> how many unconnected parts of it share one SLURM job (``--group-components``)
+GROUP_COMPONENTS: dict[str, int] = {}
+
+
+def slurm_recipes() -> list[str]:
+    """The recipes of the DAG run through SLURM: ``AUDIOPIPE_SLURM_RECIPES`` (comma-separated, or
+    ``all`` for every recipe of params.yaml: the whole main job), else ``clarity``."""
+    value = os.environ.get("AUDIOPIPE_SLURM_RECIPES", "clarity").strip()
+    if value == "all":
+        return list(yaml.safe_load((REPO / "params.yaml").read_text())["recipes"])
+    return [r for r in value.split(",") if r]
+
+
+def group_args(recipes: list[str]) -> list[str]:
+    groups = {r: g for recipe in recipes for r, g in GROUPS.get(recipe, {}).items()}
+    if not groups or os.environ.get("AUDIOPIPE_SLURM_GROUPS") == "0":
+        return []
+    args = ["--groups", *(f"{r}={g}" for r, g in groups.items())]
+    components = {g: n for g, n in GROUP_COMPONENTS.items() if g in groups.values()}
+    if components:
+        args += ["--group-components", *(f"{g}={n}" for g, n in components.items())]
+    return args
 
 
 # -- the runs -------------------------------------------------------------------------------------
 @dataclass
 class DagRuns:
-    recipe: str
+    recipes: list
     work: object
     fault: tuple[str, str]
     a: Run
@@ -154,39 +154,38 @@ def _timings(d: DagRuns) -> dict:
                 "rule_command_s": round(rule_s, 1),
                 "in_job_overhead_s_mean": round(sum(overheads) / len(overheads), 1) if overheads else None}
 
-    return {"grouped": bool(CASES[d.recipe].group_args()),
+    return {"recipes": d.recipes, "grouped": bool(group_args(d.recipes)),
             "A_fault_keep_going": per_run(d.a), "B_after_fix": per_run(d.b), "C_rerun": per_run(d.c)}
 
 
-@pytest.fixture(scope="module", params=RECIPES)
-def slurm_dag(request, slurm_cluster, fixtures_dir, tmp_path_factory) -> DagRuns:
-    recipe = request.param
-    if recipe not in CASES:
-        pytest.fail(f"no SLURM test case for recipe {recipe!r}: add it to CASES in {__file__}")
-    case = CASES[recipe]
-    base = tmp_path_factory.mktemp(f"slurm_{recipe}")
+@pytest.fixture(scope="module")
+def slurm_dag(slurm_cluster, fixtures_dir, tmp_path_factory) -> DagRuns:
+    recipes = slurm_recipes()
+    with_fault = [r for r in recipes if r in FAULTS]
+    if not with_fault:
+        pytest.fail(f"none of {recipes} has a fault to inject: add one to FAULTS in {__file__}")
+    base = tmp_path_factory.mktemp("slurm_" + "_".join(recipes))
     work = base / "work"
     work.mkdir()
-    params = yaml.safe_load((REPO / "params.yaml").read_text())
-    params["fixtures"] = str(fixtures_dir)
-    params["recipes"] = [recipe]
-    case.tiny(params)
+    params = tiny_params(fixtures_dir)  # the main job at a tiny size (tests/e2e/tiny.py)
+    params["recipes"] = recipes
     faulty = copy.deepcopy(params)
-    fault = case.fault(faulty)
+    fault = FAULTS[with_fault[0]](faulty)
     profile = make_profile(slurm_cluster, base / "profile")
-    groups = case.group_args()
+    groups = group_args(recipes)
 
     (work / "params.yaml").write_text(yaml.safe_dump(faulty))
-    # (time limits: ~5 min for A on 2 cores; a hang must not eat CI's 30 minutes)
-    a = run_snakemake(slurm_cluster, work, profile, "--keep-going", *groups, timeout=900)
+    # (time limits: clarity's run A takes 2-5 min on 2 cores; a hang must not eat CI's 30 minutes)
+    scale = max(1, len(recipes))
+    a = run_snakemake(slurm_cluster, work, profile, "--keep-going", *groups, timeout=900 * scale)
     (work / "params.yaml").write_text(yaml.safe_dump(params))
-    b = run_snakemake(slurm_cluster, work, profile, *groups, timeout=400)
+    b = run_snakemake(slurm_cluster, work, profile, *groups, timeout=400 * scale)
     before = len(_all_job_ids(slurm_cluster))
     c = run_snakemake(slurm_cluster, work, profile, *groups, timeout=200)
     after = len(_all_job_ids(slurm_cluster))
     ids = [s.slurm_id for run in (a, b, c) for s in run.submissions]
-    d = DagRuns(recipe, work, fault, a, b, c, _sacct(slurm_cluster, ids), before, after)
-    TIMINGS[recipe] = _timings(d)
+    d = DagRuns(recipes, work, fault, a, b, c, _sacct(slurm_cluster, ids), before, after)
+    TIMINGS["+".join(recipes)] = _timings(d)
     (base / "snakemake_A.log").write_text(a.output)
     (base / "snakemake_B.log").write_text(b.output)
     return d
@@ -294,8 +293,9 @@ def test_after_the_fix_only_what_is_missing_runs(slurm_dag):
     done_in_a = {j.key for s in d.a.submissions if d.sacct[s.slurm_id]["State"] == "COMPLETED" for j in s.jobs}
     again = [j.key for j in d.b.remote_jobs if j.key in done_in_a]
     assert not again, f"run B reran jobs that completed in run A: {again}"
-    for out in CASES[d.recipe].outputs:
-        assert (d.work / out).is_file(), out
+    # every recipe wrote its plan tables (the DAG's final targets)
+    for recipe in d.recipes:
+        assert list((d.work / "results" / recipe).glob("*/table.json")), f"no table of {recipe}"
 
 
 def test_rerun_submits_nothing(slurm_dag):
