@@ -107,3 +107,16 @@ def test_gpu_log_from_nvidia_smi(tmp_path):
     assert head.split("\t") == ["devices", "samples", "max_memory_mib", "mean_utilization_pct"]
     dev, n, mem, util = row.split("\t")
     assert dev == "0" and int(n) >= 1 and mem == "1200" and float(util) == 40.0
+
+
+def test_under_slurm_devices_are_slurms_and_logged():
+    """Inside a SLURM job gpu-run takes no slot and records Slurm's devices in the job's log."""
+    import os
+
+    env = {**os.environ, "SLURM_JOB_ID": "42", "CUDA_VISIBLE_DEVICES": "1", "SLURM_STEP_GPUS": "1",
+           "AUDIOPIPE_GPU_COUNT": "4"}
+    out = subprocess.run([sys.executable, "-m", "audiopipe", "gpu-run", "--gpus", "1", "--", sys.executable, "-c",
+                          "import os; print(os.environ['CUDA_VISIBLE_DEVICES'])"],
+                         env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.strip() == "1"
+    assert "SLURM job 42: CUDA_VISIBLE_DEVICES=1 SLURM_STEP_GPUS=1" in out.stderr

@@ -9,7 +9,8 @@ them even when the job is killed: a dead job never keeps a GPU.
 
 The device count comes from ``AUDIOPIPE_GPU_COUNT`` (the profiles set it), else from
 ``nvidia-smi -L``; with no GPU the command runs on the CPU with ``CUDA_VISIBLE_DEVICES=""``.
-Under SLURM (``SLURM_JOB_ID`` set) Slurm already assigned the devices and the command runs as is.
+Under SLURM (``SLURM_JOB_ID`` set) Slurm already assigned the devices and the command runs as is;
+gpu-run prints the job id and the ``CUDA_VISIBLE_DEVICES`` Slurm set to stderr (the job's log).
 
 With ``--gpu-log PATH`` the held devices are sampled with ``nvidia-smi`` while the command runs,
 and their peak memory and mean utilisation are written to PATH (a TSV beside Snakemake's
@@ -174,7 +175,14 @@ def gpu_run_command(argv: list[str]) -> int:
     if not cmd:
         ap.error("no command given")
     env = dict(os.environ)
-    if "SLURM_JOB_ID" in env or a.gpus <= 0:
+    if "SLURM_JOB_ID" in env:
+        # Slurm assigned the devices; record them in the job's log (SLURM_STEP_GPUS: the node's ids)
+        print(f"audiopipe gpu-run: SLURM job {env['SLURM_JOB_ID']}: "
+              f"CUDA_VISIBLE_DEVICES={env.get('CUDA_VISIBLE_DEVICES', '<unset>')} "
+              f"SLURM_STEP_GPUS={env.get('SLURM_STEP_GPUS', env.get('SLURM_JOB_GPUS', '<unset>'))}",
+              file=sys.stderr, flush=True)
+        return subprocess.call(cmd, env=env)
+    if a.gpus <= 0:
         return subprocess.call(cmd, env=env)
     count = device_count()
     if count == 0:
