@@ -326,7 +326,7 @@ def run_training(case: Case, device: str, steps: int, warmup: int, work: Path) -
             return row
     row.value, row.extra = rate, {"batch": batch, **extra}
     row.peak_mem = _mib(peak) if peak is not None else "n/a"
-    row.detail = "; ".join([f"batch {batch}, {steps} steps after {warmup} warm-up",
+    row.detail = "; ".join([f"batch {batch}, {steps} step{'s' if steps > 1 else ''} after {warmup} warm-up",
                             f"{extra['params'] / 1e6:.2f} M params", *notes] + ([case.note] if case.note else []))
     return row
 
@@ -478,6 +478,10 @@ def run_ism(params: dict, device: str, quick: bool) -> list[Row]:
     if device != "cuda":
         cuda.status, cuda.detail = "skip", "no CUDA device (--device cpu or none present)"
         goal.status, goal.detail = "skip", "not measured: needs a CUDA device"
+        return rows + [cuda, goal]
+    if not torch.cuda.is_available():
+        cuda.status, cuda.detail = "FAIL", "--device cuda but torch sees no CUDA device"
+        goal.status, goal.detail = "FAIL", "not measured: no CUDA device"
         return rows + [cuda, goal]
     try:
         # the same rooms and tail seed on both devices: the tail noise comes from a CPU generator
@@ -822,11 +826,8 @@ def main(argv=None) -> int:
     cuda_missing = device == "cuda" and not torch.cuda.is_available()
     # 1. RIRs first (outside Lightning, whose deterministic mode is process-wide)
     if wanted("rir", "ism"):
-        if cuda_missing:
-            add(Row("rir", "ism CUDA", device="cuda", status="FAIL", detail="--device cuda but torch sees no CUDA device"))
-        else:
-            for r in run_ism(params, device, a.quick):
-                add(r)
+        for r in run_ism(params, device, a.quick):
+            add(r)
     if wanted("rir", "gpurir"):
         t = time.perf_counter()
         r = run_gpurir(params, device, a.quick)
