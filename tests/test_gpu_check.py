@@ -166,3 +166,67 @@ def test_a_failing_row_still_prints_the_table_and_fails_the_exit_code(tmp_path):
     assert {r["section"] for r in report["rows"]} == {"training"}  # --only strf
     assert "FAIL" in res.stdout and "1 failed" in res.stdout
     assert "strf: STRF urban sound" in res.stdout.split("section")[-1]  # the table, after the failure
+
+
+def test_ism_cuda_branch_bookkeeping_on_a_stand_in_device(monkeypatch):
+    """The CUDA rows' logic (batch sweep, CPU/CUDA agreement, the 1,000 RIRs/s verdict) with the
+    CPU standing in for the device and a stand-in backend: this machine has no GPU."""
+    import numpy as np
+    import torch
+
+    from audiopipe.acoustics import rir
+
+    gc = _load_script()
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    calls = []
+
+    def fake_ism(rooms, fs, *, device="cpu", seed=0, **kw):
+        calls.append((str(device), len(rooms)))
+        return [np.full((2, 8), 1.0 + k, np.float32) + (1e-6 if str(device) == "cuda" else 0.0)
+                for k in range(len(rooms))]
+
+    monkeypatch.setattr(rir, "ism_rirs", fake_ism)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda *a: None)
+    monkeypatch.setattr(torch.cuda, "reset_peak_memory_stats", lambda *a: None)
+    monkeypatch.setattr(torch.cuda, "max_memory_allocated", lambda *a: 3 * 2**20)
+    rows = {r.check: r for r in gc.run_ism(params, "cuda", quick=True)}
+    cuda, goal = rows["ism CUDA"], rows["ism goal >= 1,000 RIRs/s on one GPU"]
+    assert cuda.status == "ok" and cuda.value > 0 and cuda.peak_mem == "3 MiB", cuda
+    assert cuda.extra["max_rel_diff_vs_cpu"] < 1e-5 and "best batch" in cuda.detail
+    assert {b for d, b in calls if d == "cuda"} >= {16, 64, 256}
+    assert goal.status == "ok" and goal.detail.startswith("met")
+    monkeypatch.setattr(gc, "ISM_GOAL_RIRS_PER_S", 1e15)
+    goal = [r for r in gc.run_ism(params, "cuda", quick=True) if r.check.startswith("ism goal")][0]
+    assert goal.status == "miss" and goal.detail.startswith("NOT met")
+
+    def wrong_on_cuda(rooms, fs, *, device="cpu", seed=0, **kw):
+        return [np.ones((2, 8), np.float32) * (2.0 if str(device) == "cuda" else 1.0) for _ in rooms]
+
+    monkeypatch.setattr(rir, "ism_rirs", wrong_on_cuda)
+    cuda = [r for r in gc.run_ism(params, "cuda", quick=True) if r.check == "ism CUDA"][0]
+    assert cuda.status == "FAIL" and "differ" in cuda.detail
+
+
+@pytest.mark.slow
+def test_real_gpu_run_row_with_a_stand_in_nvidia_smi(tmp_path, monkeypatch):
+    """The `real` gpu-run row (device count and --gpu-log from nvidia-smi) with a fake nvidia-smi
+    listing two GPUs; the jobs' CUDA workload is left out (no GPU here)."""
+    gc = _load_script()
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    smi = bin_dir / "nvidia-smi"
+    smi.write_text("#!/bin/sh\n"
+                   "if [ \"$1\" = -L ]; then echo 'GPU 0: Fake (UUID: a)'; echo 'GPU 1: Fake (UUID: b)'; exit 0; fi\n"
+                   "echo '0, 1200, 40'\necho '1, 3300, 90'\n")
+    smi.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.delenv("AUDIOPIPE_GPU_COUNT", raising=False)
+    monkeypatch.setattr(gc, "RECORDER", gc.RECORDER.replace("if use_cuda:", "if False:"))
+    env = dict(os.environ)
+    row = gc.run_gpu_run("real", "cuda", env)
+    assert row.status == "ok", row
+    assert row.extra["n_devices"] == 2 and len(row.extra["jobs"]) == 3
+    assert {g["devices"] for g in row.extra["gpu_logs"]} <= {"0", "1"}
+    assert all(int(g["samples"]) >= 1 for g in row.extra["gpu_logs"])
+    assert "gpu-log peak" in row.detail
