@@ -27,11 +27,15 @@ CLASSES = ["air_conditioner", "car_horn", "children_playing", "dog_bark", "drill
 def read_metadata(path: Path) -> pd.DataFrame:
     """Read and check ``UrbanSound8K.csv``.
 
+    ``classID`` 0-9 are the official classes (:data:`CLASSES`). IDs from 10 on name classes
+    beyond the official ten (the registry demo corpus of :mod:`audiopipe.demo.urban` labels real
+    animal recordings that way); each such ID must carry one name, never an official one.
+
     Raises
     ------
     ValueError
-        If a column is missing, a fold is outside 1..10, or ``classID`` and ``class`` disagree
-        with the official class list.
+        If a column is missing, a fold is outside 1..10, ``classID`` and ``class`` disagree with the
+        official class list, or an ID from 10 on carries an official name or several names.
     """
     df = pd.read_csv(path)
     missing = [c for c in COLUMNS if c not in df.columns]
@@ -40,9 +44,18 @@ def read_metadata(path: Path) -> pd.DataFrame:
     bad = df[~df["fold"].between(1, 10)]
     if len(bad):
         raise ValueError(f"{path}: fold outside 1..10 for {bad['slice_file_name'].iloc[0]}")
-    wrong = df[[CLASSES[i] != c for i, c in zip(df["classID"], df["class"])]]
+    official = df["classID"].between(0, len(CLASSES) - 1)
+    wrong = df[pd.Series([(name != CLASSES[i]) if known else (i < 0 or name in CLASSES)
+                          for i, name, known in zip(df["classID"], df["class"], official)],
+                         index=df.index, dtype=bool)]
     if len(wrong):
         raise ValueError(f"{path}: classID/class mismatch for {wrong['slice_file_name'].iloc[0]}")
+    extra = df[~official].drop_duplicates(["classID", "class"])
+    for col in ("classID", "class"):
+        dup = extra[extra[col].duplicated()]
+        if len(dup):
+            raise ValueError(f"{path}: classID/class mismatch: {col} {dup[col].tolist()[0]!r} has several "
+                             f"{'names' if col == 'classID' else 'IDs'}")
     return df
 
 
