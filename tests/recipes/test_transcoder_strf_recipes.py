@@ -88,7 +88,7 @@ def test_transcoder_recipe_tiny(demo, tmp_path):
     assert (tmp_path / "again/metrics.json").read_bytes() == (res / "t/default/metrics.json").read_bytes()
     # pretrained weights from a user path: the demo teacher's file loads as "pretrained"
     transcoder.teacher(feats, "PANN", tmp_path / "t2",
-                       {**teacher, "weights": str(tmp_path / "teacher/teacher.pt"), "classes": 3})
+                       {**teacher, "weights": str(tmp_path / "teacher/teacher.pt"), "classes": len(p["classes"])})
     assert json.loads((tmp_path / "t2/teacher.json").read_text())["pretrained"] is True
     with pytest.raises(FileNotFoundError, match="nowhere.pth"):
         transcoder.teacher(feats, "PANN", tmp_path / "t3", {**teacher, "weights": str(tmp_path / "nowhere.pth")})
