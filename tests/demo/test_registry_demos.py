@@ -9,6 +9,9 @@ set-up command."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -230,3 +233,12 @@ def test_adapter_accepts_classes_beyond_the_official_ten(tmp_path):
         pd.DataFrame(bad, columns=cols).to_csv(tmp_path / "bad.csv", index=False)
         with pytest.raises(ValueError, match="classID/class mismatch"):
             read_metadata(tmp_path / "bad.csv")
+
+
+def test_demo_command_takes_a_bare_fixtures_option(tmp_path):
+    """The demo rule renders an empty `fixtures` as a bare `--fixtures` (Snakemake's `:q` of '')."""
+    res = subprocess.run([sys.executable, "-m", "audiopipe", "demo", "tau_urban", "--root", str(tmp_path / "tau"),
+                          "--fixtures", "--options", "{}"], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "PYTHONPATH": str(REPO / "src")})
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert json.loads((tmp_path / "tau" / "DEMO.json").read_text())["origin"] == "none"

@@ -52,7 +52,10 @@ def demo_command(argv: list[str]) -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("corpus", choices=sorted(demo.BUILDERS))
     ap.add_argument("--root", type=Path, required=True, help="corpus root to write")
-    ap.add_argument("--fixtures", default="", help="shared/fixtures folder ('' or absent: registry packages)")
+    # nargs="?": the demo rule writes `--fixtures {params.fixtures:q}`, and Snakemake's `:q` renders
+    # an empty value (no fixtures) as nothing at all, so a bare `--fixtures` means "none"
+    ap.add_argument("--fixtures", nargs="?", const="", default="",
+                    help="shared/fixtures folder ('', bare or absent: registry packages)")
     ap.add_argument("--downloads", type=Path, default=demo.DEFAULT_DOWNLOADS,
                     help="folder of the registry packages fetched by scripts/setup.sh")
     ap.add_argument("--options", type=_json_object, default={}, help="builder options (JSON object)")
