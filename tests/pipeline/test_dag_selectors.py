@@ -17,8 +17,8 @@ pytestmark = pytest.mark.slow
 #: recipe -> (selector, the rule that runs once per setting, the settings it must list)
 CASES = {
     "clarity": ("size_lr/X=4", "clarity_train", {("size_lr", "X=4"), ("size_lr", "X=4+lr=0.003")}),
-    "sar_ssl": ("demo/task=DRR+mode=scratch+n_rooms=2", "sar_ssl_downstream",
-                {("demo", "mode=scratch+n_rooms=2+task=DRR"), ("demo", "mode=scratch+n_rooms=2+task=DRR+trial=1")}),
+    "sar_ssl": ("demo/task=DRR,C50+mode=scratch+n_rooms=2", "sar_ssl_downstream",
+                {("demo", "mode=scratch+n_rooms=2+task=DRR"), ("demo", "mode=scratch+n_rooms=2+task=C50")}),
     "transcoder": ("paper/classifier=PANN+transcoder=pinv", "transcoder_setting",
                    {("paper", "transcoder=pinv"), ("paper", "target=logits+transcoder=pinv")}),
     "strf": ("paper/task=urban", "strf_setting", {("paper", "task=urban"), ("paper", "frontend=conv+task=urban")}),

@@ -29,3 +29,10 @@ def test_lint_shows_no_mixed_rules_and_functions():
     assert "Lints for rule" in out, out[-2000:]  # the linter ran over the rules
     assert not [t for t in titles if "Mixed rules and functions" in t]
     assert titles <= ACCEPTED | {t + "." for t in ACCEPTED}, titles - ACCEPTED
+
+
+def test_common_smk_has_no_rule_like_text():
+    """The linter finds rules by the text `rule <anything>:` on a line: a comment in the helpers
+    file written that way would make it report mixed rules and functions."""
+    for i, line in enumerate((REPO / "workflow/rules/common.smk").read_text().splitlines(), 1):
+        assert not re.search("rule .+?:", line), f"common.smk:{i}: {line}"

@@ -110,8 +110,8 @@ def test_recipe_in_the_dag(fixtures_dir, tmp_path):
     run = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr[-3000:]
     table = json.loads((tmp_path / "results/sfi/rates/table.json").read_text())
-    assert sorted(table) == ["default", "method=resampling", "method=resampling+sampling_rate=8000",
-                             "sampling_rate=8000"]
+    assert sorted(table) == ["method=resampling+sampling_rate=16000", "method=resampling+sampling_rate=8000",
+                             "sampling_rate=16000", "sampling_rate=8000"]
     assert all(table[k]["SDR_avg_n"] == 1 for k in table)  # one test track
     assert (tmp_path / "results/sfi/rates/table.png").stat().st_size > 1000
     m = json.loads((tmp_path / "results/sfi/rates/method=resampling+sampling_rate=8000/metrics.json").read_text())

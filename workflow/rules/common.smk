@@ -14,7 +14,7 @@ from audiopipe.pipeline.workflow import Pipeline
 AUDIOPIPE = f"{shlex.quote(sys.executable)} -m audiopipe"
 # prefix of GPU jobs: takes free device slots, exports CUDA_VISIBLE_DEVICES (audiopipe.pipeline.gpu)
 GPU_RUN = f"{AUDIOPIPE} gpu-run --gpus 1"
-# resources of every GPU rule (`resources: **GPU`): one device; the site's model or gres from
+# resources of every GPU job (`resources: **GPU` in the rules): one device; the site model or gres from
 # $AUDIOPIPE_GPU_MODEL / $AUDIOPIPE_GPU_GRES (audiopipe.pipeline.gpu.rule_resources)
 GPU = rule_resources(1)
 # corpora, plan selections (checked now, before any job runs), targets
