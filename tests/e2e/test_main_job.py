@@ -132,7 +132,9 @@ def test_training_killed_mid_epoch_resumes_to_the_same_results(main_run, fixture
     hook.mkdir()
     (hook / "sitecustomize.py").write_text(
         "import os\nif os.environ.get('AUDIOPIPE_TEST_PAUSE'):\n"
+        "    import torch\n    threads = torch.get_num_threads()\n"
         "    from tests.training.driver import install_pause\n"
+        "    torch.set_num_threads(threads)  # the driver module sets 1 thread; the job's count matters\n"
         "    install_pause(os.environ['AUDIOPIPE_TEST_PAUSE'], os.environ['AUDIOPIPE_TEST_MARKER'])\n")
     marker = tmp_path / "paused"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(hook), str(REPO), str(REPO / "src")]),
