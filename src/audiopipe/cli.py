@@ -21,6 +21,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import logging
+import os
 import sys
 
 from audiopipe import __version__
@@ -90,6 +91,10 @@ def run_stage(prog: str, description: str, stages: dict, argv: list[str]) -> int
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``audiopipe`` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    # one compute thread unless the rule says otherwise (OMP_NUM_THREADS={threads}): results do not
+    # depend on the machine's core count, and parallel jobs do not oversubscribe the cores
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s",
                         stream=sys.stderr)
     if not argv or argv[0] in ("-h", "--help"):

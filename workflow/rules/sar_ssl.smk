@@ -119,6 +119,7 @@ rule sar_ssl_pretrain:
         val=lambda wc, input: paths_arg(input.val),
         config=json_arg(SAR_CFG["pretrain"]),
         code=code("sar_ssl", "pretrain"),
+    threads: 2
     resources:
         **GPU,
     log:
@@ -126,7 +127,7 @@ rule sar_ssl_pretrain:
     benchmark:
         "benchmarks/out/sar_ssl/pretrain.tsv"
     shell:
-        "{GPU_RUN} -- {AUDIOPIPE} sar_ssl pretrain --train {params.train} --val {params.val}"
+        "OMP_NUM_THREADS={threads} {GPU_RUN} -- {AUDIOPIPE} sar_ssl pretrain --train {params.train} --val {params.val}"
         " --output_dir $(dirname {output.model}) --config {params.config} > {log} 2>&1"
 
 
@@ -144,6 +145,7 @@ rule sar_ssl_downstream:
         # training settings only: editing the set names reruns nothing
         config=json_arg({k: v for k, v in SAR_CFG["downstream"].items() if k != "sets"}),
         code=code("sar_ssl", "downstream"),
+    threads: 1
     resources:
         **GPU,
     log:
@@ -151,6 +153,6 @@ rule sar_ssl_downstream:
     benchmark:
         "benchmarks/out/sar_ssl/{plan}/{setting}.tsv"
     shell:
-        "{GPU_RUN} -- {AUDIOPIPE} sar_ssl downstream --setting '{wildcards.setting}'"
+        "OMP_NUM_THREADS={threads} {GPU_RUN} -- {AUDIOPIPE} sar_ssl downstream --setting '{wildcards.setting}'"
         " --levels {params.levels} --kind {params.kind} {params.data} --pretrained {input.pretrained}"
         " --output {output} --config {params.config} > {log} 2>&1"

@@ -38,6 +38,7 @@ rule strf_setting:
         levels=lambda wc: json_arg(PIPE.setting("strf", wc.plan, wc.setting).values),
         p=json_arg({k: ST[k] for k in ("frontend", "sad", "urban", "seed")}),
         code=code("strf", "setting"),
+    threads: 1
     resources:
         **GPU,
     log:
@@ -45,6 +46,6 @@ rule strf_setting:
     benchmark:
         "benchmarks/out/strf/{plan}/{setting}.tsv"
     shell:
-        "{GPU_RUN} -- {AUDIOPIPE} strf setting --sad {input.sad} --clips {input.clips}"
+        "OMP_NUM_THREADS={threads} {GPU_RUN} -- {AUDIOPIPE} strf setting --sad {input.sad} --clips {input.clips}"
         " --plan {wildcards.plan} --setting '{wildcards.setting}' --levels {params.levels} --params {params.p}"
         " --output_dir $(dirname {output}) > {log} 2>&1"

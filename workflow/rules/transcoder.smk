@@ -64,6 +64,7 @@ rule transcoder_teacher:
     params:
         p=lambda wc: json_arg(TC["classifiers"][wc.classifier]),
         code=code("transcoder", "teacher"),
+    threads: 1
     resources:
         **GPU,
     log:
@@ -71,7 +72,7 @@ rule transcoder_teacher:
     benchmark:
         "benchmarks/out/transcoder/teacher_{classifier}.tsv"
     shell:
-        "{GPU_RUN} -- {AUDIOPIPE} transcoder teacher --features {input}"
+        "OMP_NUM_THREADS={threads} {GPU_RUN} -- {AUDIOPIPE} transcoder teacher --features {input}"
         " --classifier {wildcards.classifier} --output_dir $(dirname {output.pt}) --params {params.p} > {log} 2>&1"
 
 
@@ -88,6 +89,7 @@ rule transcoder_setting:
         levels=lambda wc: json_arg(PIPE.setting("transcoder", wc.plan, wc.setting).values),
         p=json_arg({k: TC[k] for k in ("cnn", "training")}),
         code=code("transcoder", "setting"),
+    threads: 1
     resources:
         **GPU,
     log:
@@ -95,7 +97,7 @@ rule transcoder_setting:
     benchmark:
         "benchmarks/out/transcoder/{plan}/{setting}.tsv"
     shell:
-        "{GPU_RUN} -- {AUDIOPIPE} transcoder setting --features {input.features}"
+        "OMP_NUM_THREADS={threads} {GPU_RUN} -- {AUDIOPIPE} transcoder setting --features {input.features}"
         " --teacher_dir $(dirname {input.teacher}) --plan {wildcards.plan} --setting '{wildcards.setting}'"
         " --levels {params.levels} --params {params.p} --output_dir $(dirname {output}) > {log} 2>&1"
 
