@@ -19,7 +19,7 @@ for _corpus in PIPE.corpora_used():
             benchmark:
                 f"benchmarks/out/demo/{_corpus}.tsv"
             shell:
-                "{AUDIOPIPE} demo {params.corpus} --root \"$(dirname {output:q})\" --fixtures {params.fixtures:q}"
+                "{AUDIOPIPE} demo {params.corpus} --root \"$(dirname {output:q})\" --fixtures={params.fixtures:q}"
                 " --options {params.options} > {log} 2>&1"
 
     rule:

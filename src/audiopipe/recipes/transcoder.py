@@ -361,6 +361,7 @@ RECIPE = Recipe(
              "input": "downstream input: mel (true log-Mel), pinv or cnn (transcoded)"},
     levels={"transcoder": ("pinv", "cnn_pinv"), "classifier": ("PANN", "YamNet"), "target": ("mel", "logits"),
             "dataset": ("urbansound8k", "sonyc_ust", "demo_clips"), "input": ("mel", "pinv", "cnn")},
-    table=TableSpec(lower_is_better=("mel_mse", "logit_bce", "kl")),
+    table=TableSpec(metrics=("mel_mse", "logit_bce", "kl", "ptopafc", "accuracy", "macro_auprc"),
+                    lower_is_better=("mel_mse", "logit_bce", "kl")),
     corpora=lambda section: ["tau_urban", "urbansound8k", "ami"],
 )
