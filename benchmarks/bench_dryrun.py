@@ -1,7 +1,7 @@
 """Dry-run time of a plan with 10,000 settings (issue: orchestration, goal < 10 s on 2 cores).
 
 Builds a temporary workflow whose one rule runs per setting of a doce-style plan
-(4 factors x 10 levels = 10,000 settings, expanded through audiopipe.plans exactly as the recipes
+(4 factors x 10 levels = 10,000 settings, expanded through audiopipe.pipeline.plans exactly as the recipes
 do), then times ``snakemake -n --quiet`` on it (DAG building for 10,001 jobs) and, for reference,
 the plan expansion alone.
 
@@ -18,7 +18,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from audiopipe.plans import Plan
+from audiopipe.pipeline.plans import Plan
 
 
 def main() -> None:
@@ -33,7 +33,7 @@ def main() -> None:
     t_expand = time.perf_counter() - t0
     with tempfile.TemporaryDirectory() as d:
         Path(d, "Snakefile").write_text(textwrap.dedent(f"""
-            from audiopipe.plans import Plan
+            from audiopipe.pipeline.plans import Plan
             PLAN = Plan("grid", {factors!r}, {{k: 0 for k in {list(factors)!r}}})
             IDS = [s.id for s in PLAN.settings()]
             wildcard_constraints:

@@ -2,7 +2,7 @@
 
 One step = forward, backward and Adam update of a batch; timed after warm-up steps, on
 feature tensors of the real shapes (values random: the cost does not depend on them).
-Configurations: ``demo`` (params.sar_ssl_learn.yaml model, 0.528-s examples, 32 frames) and
+Configurations: ``demo`` (params.yaml sar_ssl.pretrain.model, 0.528-s examples, 32 frames) and
 ``paper`` (17.5 M parameters; 4.112-s examples, 256 frames, as the paper's pre-training).
 
     nice python benchmarks/bench_sar_ssl_train.py            # CPU, both configurations
@@ -82,7 +82,7 @@ def main(argv=None) -> None:
     ap.add_argument("--json", type=Path, help="also write the figures here")
     a = ap.parse_args(argv)
     device = torch.device(a.device)
-    demo = yaml.safe_load((REPO / "params.sar_ssl_learn.yaml").read_text())["sar_ssl"]
+    demo = yaml.safe_load((REPO / "params.yaml").read_text())["sar_ssl"]
     cases = []
     if "demo" in a.configs:
         m = demo["pretrain"]["model"]

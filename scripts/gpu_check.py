@@ -81,7 +81,7 @@ PAPER = {
     "sar_ssl_model": {},  # MCConformer defaults: 256/512/3/1/64/4/4/31/3 (17.5 M parameters)
     "sar_ssl_pretrain_batch": 128, "sar_ssl_downstream_batch": 8,
     "transcoder_cnn": {"n_layers": 5, "channels": 64, "kernel": [5, 3]},
-    "PANN": {"classes": 527, "width": 64}, "YamNet": {"classes": 521, "width": 1.0},
+    "PANN": {"classes": 527, "width": 64}, "YAMNet": {"classes": 521, "width": 1.0},
 }
 
 
@@ -254,10 +254,10 @@ def training_cases(params: dict, sizes: set[str]) -> list[Case]:
     clf_variants = []
     if want_demo:
         clf_variants += [("demo", k, n_classes_demo, tc["classifiers"][k]["width"], tc["classifiers"][k]["batch_size"],
-                          tc["classifiers"][k]["lr"]) for k in ("PANN", "YamNet")]
+                          tc["classifiers"][k]["lr"]) for k in ("PANN", "YAMNet")]
     if want_paper:
         clf_variants += [("paper", k, PAPER[k]["classes"], PAPER[k]["width"], tc["classifiers"][k]["batch_size"],
-                          tc["classifiers"][k]["lr"]) for k in ("PANN", "YamNet")]
+                          tc["classifiers"][k]["lr"]) for k in ("PANN", "YAMNet")]
     for label, kind, classes, width, batch, lr in clf_variants:
         mel = get_config(kind)
         cases.append(Case(

@@ -66,8 +66,8 @@ def test_pann_log_mel_of_the_clip_pipeline(shard):
 
 
 def test_yamnet_log_mel_of_the_clip_pipeline(shard):
-    got = shard["mel_YamNet"][CLIPS][:, :, FRAMES_YAM].astype(np.float64)
-    assert shard["mel_YamNet"].shape[1:] == (64, 96)
+    got = shard["mel_YAMNet"][CLIPS][:, :, FRAMES_YAM].astype(np.float64)
+    assert shard["mel_YAMNet"].shape[1:] == (64, 96)
     # Reference: torchaudio float32 STFT and MelScale, log(x + 0.001); measured 7e-6 -> 1e-4.
     np.testing.assert_allclose(got, _ref("yamnet_mel"), rtol=0, atol=1e-4)
     print(f"FIDELITY transcoder YAMNet log-Mel: max abs difference {np.abs(got - _ref('yamnet_mel')).max():.3g}")

@@ -164,8 +164,8 @@ def test_downstream_errors(us8k_layout, tmp_path):
         rec.downstream(root / "clips.h5", t, _levels("urbansound8k", "cnn"), tmp_path, {}, manifest=man)
     with pytest.raises(ValueError, match="needs its manifest"):
         rec.downstream(root / "clips.h5", t, _levels("urbansound8k", "mel"), tmp_path, {})
-    with pytest.raises(ValueError, match="teacher is PANN, the setting asks for YamNet"):
-        rec.downstream(root / "clips.h5", t, {**_levels("urbansound8k", "mel"), "classifier": "YamNet"}, tmp_path, {},
+    with pytest.raises(ValueError, match="teacher is PANN, the setting asks for YAMNet"):
+        rec.downstream(root / "clips.h5", t, {**_levels("urbansound8k", "mel"), "classifier": "YAMNet"}, tmp_path, {},
                        manifest=man)
 
 
@@ -199,11 +199,11 @@ def test_downstream_plan_of_the_params_and_its_inputs():
 
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     pipe = Pipeline(params, log=lambda m: None)
-    ins = rec.downstream_inputs(pipe, "classifier=YamNet+input=cnn")
-    assert ins == {"teacher": "results/transcoder/teachers/YamNet/teacher.pt",
+    ins = rec.downstream_inputs(pipe, "classifier=YAMNet+input=cnn")
+    assert ins == {"teacher": "results/transcoder/teachers/YAMNet/teacher.pt",
                    "features": "data/features/transcoder/clips.h5",
                    "manifest": "data/manifests/urbansound8k/urbansound8k_recordings.jsonl.gz",
-                   "cnn": "results/transcoder/paper/classifier=YamNet/metrics.json"}
+                   "cnn": "results/transcoder/paper/classifier=YAMNet/metrics.json"}
     bad = Plan("downstream", {"dataset": ["urbansound8k"], "classifier": ["PANN"], "input": ["mel", "stft"]},
                {"dataset": "urbansound8k", "classifier": "PANN", "input": "mel"})
     with pytest.raises(ValueError, match="'stft'.*not allowed"):

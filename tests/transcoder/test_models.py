@@ -9,7 +9,7 @@ import torch
 from audiopipe.features import mel as melmod
 from audiopipe.features.third_octave import third_octave_levels
 from audiopipe.io import read_audio
-from audiopipe.models.classifiers import Cnn14, YamNetLike, adapt_state_dict, build_classifier
+from audiopipe.models.classifiers import Cnn14, YAMNetLike, adapt_state_dict, build_classifier
 from audiopipe.models.transcoder import CNNTranscoder, PinvTranscoder, build_transcoder
 
 TAU = "urban/tau2020_mobile/street_pedestrian-paris-152-4607-a.wav"
@@ -62,7 +62,7 @@ def test_classifiers_shapes_and_loading(tmp_path):
     # PANN's published names (layer count, key names) are the ones of the full model
     full_keys = set(Cnn14().state_dict())
     assert {"bn0.weight", "conv_block6.conv2.weight", "fc1.weight", "fc_audioset.bias"} <= full_keys
-    yam = YamNetLike(classes=3, width=0.125).eval()
+    yam = YAMNetLike(classes=3, width=0.125).eval()
     assert yam(torch.randn(2, 64, 96)).shape == (2, 3)
     with pytest.raises(ValueError, match="no classifier tensors"):
         adapt_state_dict({"model": {"x": 1}})

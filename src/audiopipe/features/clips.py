@@ -5,7 +5,7 @@ is zero-padded when it holds at least half a clip; shorter recordings are padded
 down-mixes to mono, and stores per clip, in one HDF5 shard (contiguous float32 datasets):
 
 * ``third_octave`` ``(clips, 29, frames)`` dB levels at 32 kHz (:mod:`audiopipe.features.third_octave`)
-* ``mel_PANN`` ``(clips, 64, 101)`` and ``mel_YamNet`` ``(clips, 64, 96)`` log-Mel targets
+* ``mel_PANN`` ``(clips, 64, 101)`` and ``mel_YAMNet`` ``(clips, 64, 96)`` log-Mel targets
   (:mod:`audiopipe.features.mel`)
 * ``labels`` ``(clips, classes)`` 0/1, ``split`` and ``id`` strings; attributes ``classes``.
 
@@ -126,7 +126,7 @@ def build_clip_features(manifests: list[Path], output: Path, classes: list[str],
         If no clip is produced, or for an unknown ``resampler`` / ``normalize``.
     """
     split_map = split_map or {}
-    rows: dict[str, list] = {k: [] for k in ("id", "split", "labels", "third_octave", "mel_PANN", "mel_YamNet")}
+    rows: dict[str, list] = {k: [] for k in ("id", "split", "labels", "third_octave", "mel_PANN", "mel_YAMNet")}
     for man in manifests:
         for rec in read_jsonl(man):
             x, sr = read_audio(rec["path"])
@@ -144,12 +144,12 @@ def build_clip_features(manifests: list[Path], output: Path, classes: list[str],
                 rows["labels"].append(_clip_labels(rec, k * clip_s, (k + 1) * clip_s, classes))
                 rows["third_octave"].append(third_octave_levels(seg32).numpy().astype(np.float32))
                 rows["mel_PANN"].append(melmod.log_mel(seg32, melmod.PANN).numpy().astype(np.float32))
-                rows["mel_YamNet"].append(
+                rows["mel_YAMNet"].append(
                     melmod.log_mel(seg16, melmod.YAMNET).numpy()[:, :melmod.YAMNET.frames].astype(np.float32))
     if not rows["id"]:
         raise ValueError(f"no clip produced from manifests {[str(m) for m in manifests]}")
     with atomic_path(output) as tmp, h5py.File(tmp, "w") as h5:
-        for k in ("third_octave", "mel_PANN", "mel_YamNet", "labels"):
+        for k in ("third_octave", "mel_PANN", "mel_YAMNet", "labels"):
             h5.create_dataset(k, data=np.stack(rows[k]))
         h5.create_dataset("id", data=np.array(rows["id"], dtype="S"))
         h5.create_dataset("split", data=np.array(rows["split"], dtype="S"))
@@ -174,7 +174,7 @@ def load_clip_features(path: Path, split: str | None = None) -> dict:
         sel = np.ones(len(splits), bool) if split is None else splits == split
         if not sel.any():
             raise ValueError(f"{path}: no clip in split {split!r} (splits: {sorted(set(splits))})")
-        out = {k: h5[k][:][sel] for k in ("third_octave", "mel_PANN", "mel_YamNet", "labels")}
+        out = {k: h5[k][:][sel] for k in ("third_octave", "mel_PANN", "mel_YAMNet", "labels")}
         out["id"] = [s.decode() for s in h5["id"][:][sel]]
         out["split"] = splits[sel].tolist()
         out["classes"] = json.loads(h5.attrs["classes"])

@@ -56,17 +56,17 @@ class MelConfig:
 
 PANN = MelConfig("PANN", 32000, 1024, 1024, 320, 64, 50.0, 14000.0, "slaney", True, False, "db", 101)
 #: YAMNet as the transcoder's reference code computes it (torch port, torchaudio MelSpectrogram)
-YAMNET = MelConfig("YamNet", 16000, 512, 400, 160, 64, 125.0, 7500.0, "htk", True, True, "ln_offset", 96)
+YAMNET = MelConfig("YAMNet", 16000, 512, 400, 160, 64, 125.0, 7500.0, "htk", True, True, "ln_offset", 96)
 #: YAMNet's original TensorFlow front end (frames not centred, TF Mel matrix), for comparison
-YAMNET_TF = MelConfig("YamNet_tf", 16000, 512, 400, 160, 64, 125.0, 7500.0, "htk_tf", False, True,
+YAMNET_TF = MelConfig("YAMNet_tf", 16000, 512, 400, 160, 64, 125.0, 7500.0, "htk_tf", False, True,
                       "ln_offset", 96)
 #: log-Mel of the STRF speech-activity task (16 kHz, 64 Mel, 25-ms window, 10-ms hop)
 SAD = MelConfig("SAD", 16000, 512, 400, 160, 64, 0.0, 8000.0, "slaney", True, False, "db", 0)
-CONFIGS = {"PANN": PANN, "YamNet": YAMNET, "YamNet_tf": YAMNET_TF, "SAD": SAD}
+CONFIGS = {"PANN": PANN, "YAMNet": YAMNET, "YAMNet_tf": YAMNET_TF, "SAD": SAD}
 
 
 def get_config(name: str) -> MelConfig:
-    """Return the Mel configuration ``"PANN"``, ``"YamNet"``, ``"YamNet_tf"`` or ``"SAD"``.
+    """Return the Mel configuration ``"PANN"``, ``"YAMNet"``, ``"YAMNet_tf"`` or ``"SAD"``.
 
     Raises
     ------

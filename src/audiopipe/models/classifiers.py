@@ -6,7 +6,7 @@
   mean over time, FC-2048, FC-classes. Parameter names match the published checkpoints
   (``Cnn14_mAP=0.431.pth``, key ``"model"``), so :func:`adapt_state_dict` + ``load_state_dict``
   load them; ``width`` scales the channel counts for small demo teachers.
-* :class:`YamNetLike` follows the YAMNet architecture (``tensorflow/models``
+* :class:`YAMNetLike` follows the YAMNet architecture (``tensorflow/models``
   ``research/audioset/yamnet/yamnet.py``): 3x3 stride-2 conv then 13 depthwise-separable layers
   (MobileNet v1), global average pooling, FC-classes. The published weights are TensorFlow; a
   state dict converted to this module's parameter names loads with :func:`adapt_state_dict`.
@@ -93,7 +93,7 @@ class _SepConv(nn.Module):
         return F.relu(self.bn_pw(self.pointwise(x)))
 
 
-class YamNetLike(nn.Module):
+class YAMNetLike(nn.Module):
     """YAMNet (MobileNet v1) on log-Mel ``(batch, n_mels, frames)`` -> logits ``(batch, classes)``.
 
     Parameters
@@ -131,8 +131,8 @@ class YamNetLike(nn.Module):
 
 
 def build_classifier(kind: str, classes: int, width: float, n_mels: int = 64) -> nn.Module:
-    """``"PANN"`` -> :class:`Cnn14` (``width`` = first-block channels), ``"YamNet"`` ->
-    :class:`YamNetLike` (``width`` = multiplier).
+    """``"PANN"`` -> :class:`Cnn14` (``width`` = first-block channels), ``"YAMNet"`` ->
+    :class:`YAMNetLike` (``width`` = multiplier).
 
     Raises
     ------
@@ -141,9 +141,9 @@ def build_classifier(kind: str, classes: int, width: float, n_mels: int = 64) ->
     """
     if kind == "PANN":
         return Cnn14(n_mels=n_mels, classes=classes, width=int(width))
-    if kind == "YamNet":
-        return YamNetLike(classes=classes, width=float(width))
-    raise ValueError(f"unknown classifier {kind!r}; choose 'PANN' or 'YamNet'")
+    if kind == "YAMNet":
+        return YAMNetLike(classes=classes, width=float(width))
+    raise ValueError(f"unknown classifier {kind!r}; choose 'PANN' or 'YAMNet'")
 
 
 #: checkpoint keys of PANN's waveform front end, not part of the log-Mel classifier

@@ -68,7 +68,7 @@ def teacher(features: Path, classifier: str, output_dir: Path, params: dict) -> 
     features : Path
         Clip shard from ``features``.
     classifier : str
-        ``PANN`` or ``YamNet``.
+        ``PANN`` or ``YAMNet``.
     output_dir : Path
         Writes ``teacher.pt`` (state dict) and ``teacher.json`` (how it was obtained).
     params : dict
@@ -124,7 +124,7 @@ def setting(features: Path, teacher_dir: Path, plan: str, setting: str, levels: 
         Setting identifier (``factor=value+...`` or ``default``).
     levels : dict
         The setting's factor levels: ``transcoder`` (pinv, cnn_pinv), ``classifier`` (PANN,
-        YamNet), ``target`` (mel, logits).
+        YAMNet), ``target`` (mel, logits).
     params : dict
         The recipe's configuration section (``cnn``, ``training``).
     output_dir : Path
@@ -354,12 +354,12 @@ RECIPE = Recipe(
     title="Spectral Transcoder (Tailleur et al. 2023): third-octave -> Mel for PANN / YAMNet",
     stages={"features": features, "teacher": teacher, "setting": setting, "downstream": downstream},
     factors={"transcoder": "pinv (pseudo-inverse) or cnn_pinv (CNN on the PINV estimate)",
-             "classifier": "PANN or YamNet: the pretrained classifier the transcoder serves",
+             "classifier": "PANN or YAMNet: the pretrained classifier the transcoder serves",
              "target": "mel (Mel MSE) or logits (teacher-student BCE on the classifier's outputs)",
              "dataset": "downstream dataset: urbansound8k (fold accuracy), sonyc_ust (macro-AUPRC), "
                         "demo_clips (the demo clip shard: a pipeline check)",
              "input": "downstream input: mel (true log-Mel), pinv or cnn (transcoded)"},
-    levels={"transcoder": ("pinv", "cnn_pinv"), "classifier": ("PANN", "YamNet"), "target": ("mel", "logits"),
+    levels={"transcoder": ("pinv", "cnn_pinv"), "classifier": ("PANN", "YAMNet"), "target": ("mel", "logits"),
             "dataset": ("urbansound8k", "sonyc_ust", "demo_clips"), "input": ("mel", "pinv", "cnn")},
     table=TableSpec(metrics=("mel_mse", "logit_bce", "kl", "ptopafc", "accuracy", "macro_auprc"),
                     lower_is_better=("mel_mse", "logit_bce", "kl")),

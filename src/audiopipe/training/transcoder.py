@@ -44,7 +44,7 @@ class TranscoderModule(L.LightningModule):
     kind : str
         ``"cnn_pinv"`` (``"pinv"`` has nothing to train).
     classifier : str
-        ``"PANN"`` or ``"YamNet"`` (selects the Mel target).
+        ``"PANN"`` or ``"YAMNet"`` (selects the Mel target).
     target : str
         ``"mel"`` (MSE) or ``"logits"`` (teacher-student BCE; needs ``teacher``).
     teacher : torch.nn.Module, optional
