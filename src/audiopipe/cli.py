@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "corpus": ("audiopipe.corpora.cli", "corpus_command", "prepare a corpus into lhotse-style manifests"),
     "demo": ("audiopipe.corpora.cli", "demo_command", "build a demo corpus from real recordings"),
     "plan": ("audiopipe.pipeline.commands", "plan_command", "list the settings a selector chooses"),
+    "timings": ("audiopipe.pipeline.commands", "timings_command", "where a run's time went, per rule"),
     "table": ("audiopipe.pipeline.tables", "table_command", "write a plan's table and plot from its results"),
     "gpu-run": ("audiopipe.pipeline.gpu", "gpu_run_command", "run a command holding free GPU slots"),
     "data": ("audiopipe.pipeline.dvc", "data_command", "track a raw corpus with DVC"),

@@ -102,6 +102,22 @@ def test_second_run_does_nothing(main_run):
     assert res.returncode == 0 and "Nothing to be done" in res.stdout + res.stderr
 
 
+def test_timings_sum_the_benchmark_file_of_every_job(main_run):
+    """`audiopipe timings` reads the benchmark file each job wrote, grouped by its rule."""
+    from audiopipe.pipeline.commands import rule_timings
+
+    rows = {r["rule"]: r for r in rule_timings(main_run / "benchmarks/out")}
+    assert {"clarity_train", "clarity_evaluate", "sar_ssl_downstream", "sfi_evaluate", "strf_setting",
+            "transcoder_setting", "table", "demo_clarity", "corpus_clarity"} <= set(rows)
+    assert rows["clarity_train"]["jobs"] == 1 and rows["clarity_train"]["wall_s"] > 0
+    assert rows["table"]["jobs"] == sum(len(p) for p in TABLES.values())
+    assert all(r["max_rss_mib"] > 0 for r in rows.values())
+    res = subprocess.run([sys.executable, "-m", "audiopipe", "timings"], cwd=main_run, capture_output=True,
+                         text=True, check=True)
+    assert res.stdout.splitlines()[1].split()[-1] == next(iter(rows))  # most expensive rule first
+    assert res.stdout.splitlines()[-1].split()[-1] == "total"
+
+
 def _files(root: Path) -> dict[str, bytes]:
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
             if p.is_file() and not p.name.endswith(TIMING)}

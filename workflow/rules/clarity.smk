@@ -26,7 +26,7 @@ rule clarity_cache:
     log:
         "logs/clarity/cache_{shard}.log",
     benchmark:
-        "benchmarks/out/clarity/cache_{shard}.tsv"
+        "benchmarks/out/clarity_cache/{shard}.tsv"
     shell:
         "{AUDIOPIPE} clarity cache --manifest {input} --output {output} --shard {wildcards.shard}"
         " --n_shards {params.c[n_shards]} --sampling_rate {params.c[sampling_rate]} --crop_s {params.c[crop_s]}"
@@ -51,7 +51,7 @@ rule clarity_train:
     log:
         "logs/clarity/{plan}/{setting}/train.log",
     benchmark:
-        "benchmarks/out/clarity/{plan}/{setting}/train.tsv"
+        "benchmarks/out/clarity_train/{plan}/{setting}.tsv"
     shell:
         "OMP_NUM_THREADS={threads} {GPU_RUN} --gpu-log {params.gpu_log} --"
         " {AUDIOPIPE} clarity train --shards {params.shards} --output {output}"
@@ -70,7 +70,7 @@ rule clarity_enhance:
     log:
         "logs/clarity/{plan}/{setting}/enhance_{chunk}.log",
     benchmark:
-        "benchmarks/out/clarity/{plan}/{setting}/enhance_{chunk}.tsv"
+        "benchmarks/out/clarity_enhance/{plan}/{setting}/{chunk}.tsv"
     shell:
         "OMP_NUM_THREADS=1 {AUDIOPIPE} clarity enhance --manifest {input.manifest} --model {input.model}"
         " --output_dir {output} --chunk {wildcards.chunk} --n_chunks {params.n} > {log} 2>&1"
@@ -87,7 +87,7 @@ rule clarity_evaluate_baseline:
     log:
         "logs/clarity/baseline/evaluate_{chunk}.log",
     benchmark:
-        "benchmarks/out/clarity/baseline/evaluate_{chunk}.tsv"
+        "benchmarks/out/clarity_evaluate_baseline/{chunk}.tsv"
     shell:
         "OMP_NUM_THREADS=1 {AUDIOPIPE} clarity evaluate --manifest {input.manifest} --system passthrough"
         " --output {output} --chunk {wildcards.chunk} {params.opts} > {log} 2>&1"
@@ -105,7 +105,7 @@ rule clarity_evaluate:
     log:
         "logs/clarity/{plan}/{setting}/evaluate_{chunk}.log",
     benchmark:
-        "benchmarks/out/clarity/{plan}/{setting}/evaluate_{chunk}.tsv"
+        "benchmarks/out/clarity_evaluate/{plan}/{setting}/{chunk}.tsv"
     shell:
         "OMP_NUM_THREADS=1 {AUDIOPIPE} clarity evaluate --manifest {input.manifest}"
         " --system {wildcards.plan}/{wildcards.setting} --enhanced_dir {input.enhanced}"
@@ -127,7 +127,7 @@ rule clarity_summarize:
     log:
         "logs/clarity/{system}/summarize.log",
     benchmark:
-        "benchmarks/out/clarity/{system}/summarize.tsv"
+        "benchmarks/out/clarity_summarize/{system}.tsv"
     shell:
         "{AUDIOPIPE} clarity summarize --chunks {params.chunks} --scores {output.scores}"
         " --metrics {output.metrics} --timing {output.timing} > {log} 2>&1"

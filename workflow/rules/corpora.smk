@@ -17,7 +17,7 @@ for _corpus in PIPE.corpora_used():
             log:
                 f"logs/demo/{_corpus}.log",
             benchmark:
-                f"benchmarks/out/demo/{_corpus}.tsv"
+                f"benchmarks/out/demo_{_corpus}.tsv"
             shell:
                 "{AUDIOPIPE} demo {params.corpus} --root \"$(dirname {output:q})\" --fixtures={params.fixtures:q}"
                 " --options {params.options} > {log} 2>&1"
@@ -38,7 +38,7 @@ for _corpus in PIPE.corpora_used():
         log:
             f"logs/corpora/{_corpus}.log",
         benchmark:
-            f"benchmarks/out/corpora/{_corpus}.tsv"
+            f"benchmarks/out/corpus_{_corpus}.tsv"
         shell:
             "{AUDIOPIPE} corpus prepare {params.corpus} --root {params.root:q} --output-dir {params.outdir:q}"
             " --options {params.options} > {log} 2>&1"

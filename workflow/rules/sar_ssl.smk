@@ -23,7 +23,7 @@ rule sar_ssl_simulate:
     log:
         "logs/sar_ssl/sim/{set}/shard-{shard}.log",
     benchmark:
-        "benchmarks/out/sar_ssl/sim/{set}/shard-{shard}.tsv"
+        "benchmarks/out/sar_ssl_simulate/{set}/{shard}.tsv"
     threads: 1
     shell:
         "{AUDIOPIPE} sar_ssl simulate --speech_manifest {input.speech} --output {output}"
@@ -45,7 +45,7 @@ rule sar_ssl_simulate_measured:
     log:
         "logs/sar_ssl/sim/{set}/shard-{shard}.log",
     benchmark:
-        "benchmarks/out/sar_ssl/sim/{set}/shard-{shard}.tsv"
+        "benchmarks/out/sar_ssl_simulate_measured/{set}/{shard}.tsv"
     threads: 1
     shell:
         "{AUDIOPIPE} sar_ssl simulate-measured --rir_manifest {input.rirs} --speech_manifest {input.speech}"
@@ -66,7 +66,7 @@ rule sar_ssl_locata_segments:
     log:
         "logs/sar_ssl/sim/{set}/shard-{shard}.log",
     benchmark:
-        "benchmarks/out/sar_ssl/sim/{set}/shard-{shard}.tsv"
+        "benchmarks/out/sar_ssl_locata_segments/{set}/{shard}.tsv"
     shell:
         "{AUDIOPIPE} sar_ssl locata-segments --manifest {input} --output {output}"
         " --set_name {wildcards.set} --shard {wildcards.shard} --params {params.data} > {log} 2>&1"
@@ -83,7 +83,7 @@ rule sar_ssl_summarize:
     log:
         "logs/sar_ssl/data_summary.log",
     benchmark:
-        "benchmarks/out/sar_ssl/data_summary.tsv"
+        "benchmarks/out/sar_ssl_summarize.tsv"
     shell:
         "{AUDIOPIPE} sar_ssl summarize --shards {params.shards} --output {output} > {log} 2>&1"
 
@@ -100,7 +100,7 @@ rule sar_ssl_features:
     log:
         "logs/sar_ssl/features/{set}/shard-{shard}.log",
     benchmark:
-        "benchmarks/out/sar_ssl/features/{set}/shard-{shard}.tsv"
+        "benchmarks/out/sar_ssl_features/{set}/{shard}.tsv"
     shell:
         "{AUDIOPIPE} sar_ssl features --shard {input} --output {output} > {log} 2>&1"
 
@@ -125,7 +125,7 @@ rule sar_ssl_pretrain:
     log:
         "logs/sar_ssl/pretrain.log",
     benchmark:
-        "benchmarks/out/sar_ssl/pretrain.tsv"
+        "benchmarks/out/sar_ssl_pretrain.tsv"
     shell:
         "OMP_NUM_THREADS={threads} {GPU_RUN} -- {AUDIOPIPE} sar_ssl pretrain --train {params.train} --val {params.val}"
         " --output_dir $(dirname {output.model}) --config {params.config} > {log} 2>&1"
@@ -151,7 +151,7 @@ rule sar_ssl_downstream:
     log:
         "logs/sar_ssl/{plan}/{setting}.log",
     benchmark:
-        "benchmarks/out/sar_ssl/{plan}/{setting}.tsv"
+        "benchmarks/out/sar_ssl_downstream/{plan}/{setting}.tsv"
     shell:
         "OMP_NUM_THREADS={threads} {GPU_RUN} -- {AUDIOPIPE} sar_ssl downstream --setting '{wildcards.setting}'"
         " --levels {params.levels} --kind {params.kind} {params.data} --pretrained {input.pretrained}"

@@ -24,7 +24,7 @@ rule sfi_resample:
     log:
         "logs/sfi/resample_{sfi_split}_{sfi_rate}.log",
     benchmark:
-        "benchmarks/out/sfi/resample_{sfi_split}_{sfi_rate}.tsv"
+        "benchmarks/out/sfi_resample/{sfi_split}_{sfi_rate}.tsv"
     shell:
         "{AUDIOPIPE} sfi resample --manifest {input} --output {output}"
         " --sampling_rate {wildcards.sfi_rate} > {log} 2>&1"
@@ -46,7 +46,7 @@ rule sfi_train:
     log:
         "logs/sfi/train_{sfi_kind}.log",
     benchmark:
-        "benchmarks/out/sfi/train_{sfi_kind}.tsv"
+        "benchmarks/out/sfi_train/{sfi_kind}.tsv"
     shell:
         "OMP_NUM_THREADS={threads} {GPU_RUN} -- {AUDIOPIPE} sfi train"
         " --train_shard {input.train} --valid_shard {input.valid} --output {output}"
@@ -69,7 +69,7 @@ rule sfi_evaluate:
     log:
         "logs/sfi/{plan}/{setting}/evaluate_{chunk}.log",
     benchmark:
-        "benchmarks/out/sfi/{plan}/{setting}/evaluate_{chunk}.tsv"
+        "benchmarks/out/sfi_evaluate/{plan}/{setting}/{chunk}.tsv"
     shell:
         "OMP_NUM_THREADS={threads} {AUDIOPIPE} sfi evaluate --model {input.model} --shard {input.shard}"
         " --method {params.method} --output {output:q} --chunk {wildcards.chunk} --n_chunks {params.n}"
@@ -88,7 +88,7 @@ rule sfi_summarize:
     log:
         "logs/sfi/{plan}/{setting}/summarize.log",
     benchmark:
-        "benchmarks/out/sfi/{plan}/{setting}/summarize.tsv"
+        "benchmarks/out/sfi_summarize/{plan}/{setting}.tsv"
     shell:
         "{AUDIOPIPE} sfi summarize --chunks {params.chunks} --scores {output.scores:q}"
         " --metrics {output.metrics:q} > {log:q} 2>&1"

@@ -22,7 +22,7 @@ rule strf_features:
     log:
         "logs/strf/features.log",
     benchmark:
-        "benchmarks/out/strf/features.tsv"
+        "benchmarks/out/strf_features.tsv"
     shell:
         "{AUDIOPIPE} strf features --sad_manifests {params.sad} --urban_manifests {params.urban}"
         " --sad_output {output.sad} --urban_output {output.clips} --classes {params.classes} > {log} 2>&1"
@@ -44,7 +44,7 @@ rule strf_setting:
     log:
         "logs/strf/{plan}/{setting}.log",
     benchmark:
-        "benchmarks/out/strf/{plan}/{setting}.tsv"
+        "benchmarks/out/strf_setting/{plan}/{setting}.tsv"
     shell:
         "OMP_NUM_THREADS={threads} {GPU_RUN} -- {AUDIOPIPE} strf setting --sad {input.sad} --clips {input.clips}"
         " --plan {wildcards.plan} --setting '{wildcards.setting}' --levels {params.levels} --params {params.p}"

@@ -21,7 +21,7 @@ rule table:
     log:
         "logs/{recipe}/{plan}/table.log",
     benchmark:
-        "benchmarks/out/{recipe}/{plan}/table.tsv"
+        "benchmarks/out/table/{recipe}/{plan}.tsv"
     shell:
         "{AUDIOPIPE} table {wildcards.recipe} --plan {wildcards.plan} --plan-spec {params.spec}"
         " --settings {params.settings} --baselines {params.baselines} > {log} 2>&1"

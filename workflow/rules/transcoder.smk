@@ -25,7 +25,7 @@ rule transcoder_features:
     log:
         "logs/transcoder/features.log",
     benchmark:
-        "benchmarks/out/transcoder/features.tsv"
+        "benchmarks/out/transcoder_features.tsv"
     shell:
         "{AUDIOPIPE} transcoder features --manifests {params.manifests} --output {output}"
         " --classes {params.classes} --clip_s {params.clip_s} --resampler {params.resampler}"
@@ -46,7 +46,7 @@ rule transcoder_features_sonyc_ust:
     log:
         "logs/transcoder/features_sonyc_ust.log",
     benchmark:
-        "benchmarks/out/transcoder/features_sonyc_ust.tsv"
+        "benchmarks/out/transcoder_features_sonyc_ust.tsv"
     shell:
         "{AUDIOPIPE} transcoder features --manifests '[{input}]' --output {output}"
         " --classes {params.classes} --clip_s {params.clip_s} --resampler {params.resampler}"
@@ -70,7 +70,7 @@ rule transcoder_teacher:
     log:
         "logs/transcoder/teacher_{classifier}.log",
     benchmark:
-        "benchmarks/out/transcoder/teacher_{classifier}.tsv"
+        "benchmarks/out/transcoder_teacher/{classifier}.tsv"
     shell:
         "OMP_NUM_THREADS={threads} {GPU_RUN} -- {AUDIOPIPE} transcoder teacher --features {input}"
         " --classifier {wildcards.classifier} --output_dir $(dirname {output.pt}) --params {params.p} > {log} 2>&1"
@@ -95,7 +95,7 @@ rule transcoder_setting:
     log:
         "logs/transcoder/{plan}/{setting}.log",
     benchmark:
-        "benchmarks/out/transcoder/{plan}/{setting}.tsv"
+        "benchmarks/out/transcoder_setting/{plan}/{setting}.tsv"
     shell:
         "OMP_NUM_THREADS={threads} {GPU_RUN} -- {AUDIOPIPE} transcoder setting --features {input.features}"
         " --teacher_dir $(dirname {input.teacher}) --plan {wildcards.plan} --setting '{wildcards.setting}'"
@@ -117,7 +117,7 @@ rule transcoder_downstream:
     log:
         "logs/transcoder/downstream/{setting}.log",
     benchmark:
-        "benchmarks/out/transcoder/downstream/{setting}.tsv"
+        "benchmarks/out/transcoder_downstream/{setting}.tsv"
     shell:
         "{AUDIOPIPE} transcoder downstream --features {input.features} --teacher_dir $(dirname {input.teacher})"
         " --levels {params.levels} --output_dir $(dirname {output}) --params {params.p}"
