@@ -32,3 +32,17 @@ def fixtures_dir() -> Path:
     if root is None:
         pytest.fail("shared/fixtures not found: set AUDIOPIPE_FIXTURES to its path")
     return root
+
+
+def fake_nvidia_smi(tmp_path: Path) -> Path:
+    """A stand-in ``nvidia-smi`` listing two GPUs (``-L``) and one sample line per device
+    (``index, memory.used MiB, utilization.gpu %``: 0 → 1200, 40; 1 → 3300, 90). Returns the
+    folder to put first on ``PATH``."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    smi = bin_dir / "nvidia-smi"
+    smi.write_text("#!/bin/sh\n"
+                   "if [ \"$1\" = -L ]; then echo 'GPU 0: Fake (UUID: a)'; echo 'GPU 1: Fake (UUID: b)'; exit 0; fi\n"
+                   "echo '0, 1200, 40'\necho '1, 3300, 90'\n")
+    smi.chmod(0o755)
+    return bin_dir

@@ -213,13 +213,9 @@ def test_real_gpu_run_row_with_a_stand_in_nvidia_smi(tmp_path, monkeypatch):
     """The `real` gpu-run row (device count and --gpu-log from nvidia-smi) with a fake nvidia-smi
     listing two GPUs; the jobs' CUDA workload is left out (no GPU here)."""
     gc = _load_script()
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    smi = bin_dir / "nvidia-smi"
-    smi.write_text("#!/bin/sh\n"
-                   "if [ \"$1\" = -L ]; then echo 'GPU 0: Fake (UUID: a)'; echo 'GPU 1: Fake (UUID: b)'; exit 0; fi\n"
-                   "echo '0, 1200, 40'\necho '1, 3300, 90'\n")
-    smi.chmod(0o755)
+    from tests.conftest import fake_nvidia_smi
+
+    bin_dir = fake_nvidia_smi(tmp_path)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.delenv("AUDIOPIPE_GPU_COUNT", raising=False)
     monkeypatch.setattr(gc, "RECORDER", gc.RECORDER.replace("if use_cuda:", "if False:"))

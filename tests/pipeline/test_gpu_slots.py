@@ -87,13 +87,9 @@ def test_gpu_log_from_nvidia_smi(tmp_path):
     """A fake nvidia-smi on PATH: device count from `-L`, memory/utilisation sampled per held id."""
     import os
 
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    smi = bin_dir / "nvidia-smi"
-    smi.write_text("#!/bin/sh\n"
-                   "if [ \"$1\" = -L ]; then echo 'GPU 0: Fake (UUID: a)'; echo 'GPU 1: Fake (UUID: b)'; exit 0; fi\n"
-                   "echo '0, 1200, 40'\necho '1, 3300, 90'\n")
-    smi.chmod(0o755)
+    from tests.conftest import fake_nvidia_smi
+
+    bin_dir = fake_nvidia_smi(tmp_path)
     env = {k: v for k, v in os.environ.items() if k != "AUDIOPIPE_GPU_COUNT"}
     env["PATH"] = f"{bin_dir}:{env['PATH']}"
     log = tmp_path / "train.gpu.tsv"
