@@ -25,7 +25,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from audiopipe.acoustics.params import rir_labels  # noqa: E402
-from audiopipe.acoustics.rir import (backend_delay, direct_path_rir, ism_rirs, simulate_rir)  # noqa: E402
+from audiopipe.acoustics.rir import backend_delay, direct_path_rir, ism_rirs, simulate_rir  # noqa: E402
 from audiopipe.acoustics.rooms import RoomConfig, make_room, sample_room  # noqa: E402
 
 FS = 16000

@@ -822,7 +822,7 @@ def main(argv=None) -> int:
         os.environ["CUDA_VISIBLE_DEVICES"] = ""  # before torch is imported: Lightning's accelerator="auto" picks the CPU
     warnings.filterwarnings("ignore")
     t_start = time.perf_counter()
-    import lightning
+    import lightning  # noqa: F401  (imported before the loggers below are quieted)
     import torch
     import yaml
 

@@ -1,4 +1,5 @@
-from audiopipe.cli import main
 import sys
+
+from audiopipe.cli import main
 
 sys.exit(main())

@@ -7,8 +7,17 @@ import pytest
 import torch
 
 from audiopipe.acoustics import params as P
-from audiopipe.acoustics.rir import (BackendUnavailableError, backend_delay, InvalidRIRError, check_rir, direct_path_rir,
-                                     gpurir_available, ism_rirs, pyroomacoustics_rir, simulate_rir)
+from audiopipe.acoustics.rir import (
+    BackendUnavailableError,
+    InvalidRIRError,
+    backend_delay,
+    check_rir,
+    direct_path_rir,
+    gpurir_available,
+    ism_rirs,
+    pyroomacoustics_rir,
+    simulate_rir,
+)
 from audiopipe.acoustics.rooms import Room, make_room
 
 FS = 16000

@@ -5,8 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from audiopipe.acoustics.rooms import (RoomConfig, RoomSamplingError, make_room, sabine_t60, sample_room,
-                                       sample_room_acoustics)
+from audiopipe.acoustics.rooms import (
+    RoomConfig,
+    RoomSamplingError,
+    make_room,
+    sabine_t60,
+    sample_room,
+    sample_room_acoustics,
+)
 
 
 def test_sampled_rooms_respect_ranges():

@@ -8,10 +8,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.corpora._corpora_real import audiomentations_ir, dechorate, speech, write_wav
 from audiopipe.corpora._base import CorpusLayoutError, load_rir
 from audiopipe.corpora.ace import ANNOTATION_CSV, prepare_ace
 from audiopipe.io import read_jsonl
+from tests.corpora._corpora_real import audiomentations_ir, dechorate, speech, write_wav
 
 HEADER = "Mic config:, Room decode:, Room config:, Chan:, FB T60:, FB DRR:"
 ANNO = {("Chromebook", "Office_1", "1"): [(0.34, 6.1), (0.36, 5.9)],

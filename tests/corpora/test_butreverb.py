@@ -9,10 +9,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.corpora._corpora_real import audiomentations_ir, dechorate_at, write_wav
 from audiopipe.corpora._base import CorpusLayoutError, load_rir
 from audiopipe.corpora.butreverb import prepare_butreverb
 from audiopipe.io import read_jsonl
+from tests.corpora._corpora_real import audiomentations_ir, dechorate_at, write_wav
 
 RIR_NAME = "IR_sweep_15s_45Hzto22kHz_FS16kHz.v00.wav"
 SPK = "SpkID01_20190503_S"

@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.corpora._corpora_real import DECHORATE_MAT, dechorate
 from audiopipe.corpora._base import CorpusLayoutError, load_rir, load_rirs
 from audiopipe.corpora.dechorate import prepare_dechorate
 from audiopipe.io import read_jsonl
+from tests.corpora._corpora_real import DECHORATE_MAT, dechorate
 
 CSVS = ("dEchorate_calibrated_elements_positions.csv", "dEchorate_recordings_annotation.csv")
 

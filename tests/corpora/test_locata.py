@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 import scipy.signal
 
-from tests.corpora._corpora_real import dechorate, speech, write_wav
 from audiopipe.corpora._base import CorpusLayoutError
 from audiopipe.corpora.locata import prepare_locata
 from audiopipe.io import read_audio, read_jsonl
+from tests.corpora._corpora_real import dechorate, speech, write_wav
 
 TIME = ["year", "month", "day", "hour", "minute", "second"]
 ROT = [f"rotation_{i}{j}" for i in (1, 2, 3) for j in (1, 2, 3)]

@@ -10,10 +10,10 @@ import json
 import numpy as np
 import pytest
 
-from tests.corpora._corpora_real import dechorate
 from audiopipe.corpora._base import CorpusLayoutError, load_rir
 from audiopipe.corpora.meshrir import prepare_meshrir
 from audiopipe.io import read_jsonl
+from tests.corpora._corpora_real import dechorate
 
 NSRC, NMIC = 3, 4
 

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import scipy.io
 
-from tests.corpora._corpora_real import dechorate
 from audiopipe.corpora._base import CorpusLayoutError, load_rir
 from audiopipe.corpora.mir import FOLDER, prepare_mir
 from audiopipe.io import read_jsonl
+from tests.corpora._corpora_real import dechorate
 
 N1 = "Impulse_response_Acoustic_Lab_Bar-Ilan_University_(Reverberation_0.160s)_3-3-3-8-3-3-3_1m_000.mat"
 N2 = "Impulse_response_Acoustic_Lab_Bar-Ilan_University_(Reverberation_0.360s)_8-8-8-8-8-8-8_2m_045.mat"

@@ -7,12 +7,11 @@ import numpy as np
 import pytest
 import scipy.io
 
-from tests.corpora import test_ace
-from tests.corpora import test_mir
 from audiopipe.corpora._base import CorpusLayoutError, MeasuredRIR, load_rir, load_rirs, mic_pairs
 from audiopipe.corpora.ace import prepare_ace
 from audiopipe.corpora.mir import FOLDER, prepare_mir
 from audiopipe.io import read_jsonl
+from tests.corpora import test_ace, test_mir
 
 
 @pytest.fixture

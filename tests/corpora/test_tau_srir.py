@@ -12,10 +12,10 @@ import pytest
 import scipy.io
 import scipy.signal
 
-from tests.corpora._corpora_real import dechorate_at, speech, write_wav
 from audiopipe.corpora._base import CorpusLayoutError, load_rir
 from audiopipe.corpora.tau_srir import prepare_tau_srir, tetra_mic_positions
 from audiopipe.io import read_jsonl
+from tests.corpora._corpora_real import dechorate_at, speech, write_wav
 
 ROOMS = {"bomb_shelter": "01", "pb132": "03"}
 NTRAJ, NHEI, NPTS = 2, 1, 3

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tests.corpora._corpora_real import speech, write_wav
 from audiopipe.corpora._base import CorpusLayoutError
 from audiopipe.corpora.wsj0 import prepare_wsj0
 from audiopipe.io import read_jsonl
+from tests.corpora._corpora_real import speech, write_wav
 
 
 def _tree(fixtures_dir, root):

@@ -26,8 +26,14 @@ import torch
 from audiopipe.acoustics import noise as N
 from audiopipe.acoustics import params as P
 from audiopipe.acoustics.rir import ism_times, logistic_from_uniform, sabine_tail_envelope
-from audiopipe.acoustics.rooms import (RoomConfig, RoomSamplingError, sabine_absorption, sabine_t60, sample_room,
-                                       sample_room_acoustics)
+from audiopipe.acoustics.rooms import (
+    RoomConfig,
+    RoomSamplingError,
+    sabine_absorption,
+    sabine_t60,
+    sample_room,
+    sample_room_acoustics,
+)
 from tests._torch_threads import one_torch_thread  # noqa: F401  (autouse)
 
 REF = Path(__file__).parent / "reference" / "sar_ssl"

@@ -22,8 +22,7 @@ import soundfile as sf
 import torch
 from torch.nn import functional as F
 
-from audiopipe.models.sfi import (SFIDecoder, SFIEncoder, digital_response, make_filters,
-                                  scaled_size, tap_times)
+from audiopipe.models.sfi import SFIDecoder, SFIEncoder, digital_response, make_filters, scaled_size, tap_times
 from tests._torch_threads import one_torch_thread  # noqa: F401  (autouse)
 
 REF = Path(__file__).resolve().parent / "reference" / "sfi"

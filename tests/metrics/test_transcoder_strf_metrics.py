@@ -9,8 +9,14 @@ import pytest
 import torch
 
 from audiopipe.corpora.ami import read_rttm, speech_regions
-from audiopipe.metrics.classification import (accuracy, kl_divergence, logit_bce, macro_auprc, mel_mse,
-                                              top_class_agreement)
+from audiopipe.metrics.classification import (
+    accuracy,
+    kl_divergence,
+    logit_bce,
+    macro_auprc,
+    mel_mse,
+    top_class_agreement,
+)
 from audiopipe.metrics.detection import detection_error_rate, frames_to_regions, regions_to_frames
 
 

@@ -47,18 +47,18 @@ def test_killed_job_frees_its_device(tmp_path):
 
 
 def test_four_snakemake_jobs_on_two_fake_gpus_never_collide(tmp_path):
-    (tmp_path / "Snakefile").write_text(textwrap.dedent(f"""
+    (tmp_path / "Snakefile").write_text(textwrap.dedent("""
         import sys
-        AUDIOPIPE = f"{{sys.executable}} -m audiopipe"
+        AUDIOPIPE = f"{sys.executable} -m audiopipe"
         rule all:
-            input: expand("job{{i}}.json", i=range(4))
+            input: expand("job{i}.json", i=range(4))
         rule job:
-            output: "job{{i}}.json"
+            output: "job{i}.json"
             resources: gpu=1
             shell:
-                "{{AUDIOPIPE}} gpu-run --gpus {{resources.gpu}} -- {{sys.executable}} -c "
+                "{AUDIOPIPE} gpu-run --gpus {resources.gpu} -- {sys.executable} -c "
                 "'import os, time, json; t0 = time.time(); time.sleep(1.5); "
-                "json.dump(dict(dev=os.environ[\\"CUDA_VISIBLE_DEVICES\\"], t0=t0, t1=time.time()), open(\\"{{output}}\\", \\"w\\"))'"
+                "json.dump(dict(dev=os.environ[\\"CUDA_VISIBLE_DEVICES\\"], t0=t0, t1=time.time()), open(\\"{output}\\", \\"w\\"))'"
     """))
     env = {**__import__("os").environ, "AUDIOPIPE_GPU_COUNT": "2"}
     res = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "4", "--resources", "gpu=2"],

@@ -13,11 +13,11 @@ import subprocess
 import sys
 
 import pytest
-import yaml
-
 import snakemake_executor_plugin_slurm.submit_string as slurm  # the test extra installs the plugin
+import yaml
 from snakemake_executor_plugin_slurm.partitions import get_best_partition, read_partition_file
 from snakemake_executor_plugin_slurm.utils import set_gres_string
+
 from tests.conftest import REPO
 
 PROFILE_DIR = REPO / "workflow/profiles/slurm"

@@ -55,7 +55,7 @@ def project(fixtures_dir, tmp_path_factory):
                            "workflow/schemas/toy.schema.yaml", "params.yaml"}
     for path, text in blocks.items():
         if path == "params.yaml":
-            params = (proj / path).read_text().replace(f"fixtures: ../shared/fixtures", f"fixtures: {fixtures_dir}")
+            params = (proj / path).read_text().replace("fixtures: ../shared/fixtures", f"fixtures: {fixtures_dir}")
             (proj / path).write_text(params + "\n" + text)
         else:
             (proj / path).write_text(text)

@@ -10,9 +10,9 @@ import shutil
 import numpy as np
 import pytest
 
-from audiopipe.corpora.locata import prepare_locata, read_mic_trajectory, read_required_times
 from audiopipe import demo as D
 from audiopipe.corpora import registry as corpora
+from audiopipe.corpora.locata import prepare_locata, read_mic_trajectory, read_required_times
 from audiopipe.io import read_jsonl
 from audiopipe.recipes import sar_ssl as R
 from audiopipe.signals import locata as L

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 
 import numpy as np
 import pytest
 
-import json
-
-from audiopipe.corpora.musdb import (SOURCES, VALID_TRACKS, prepare_musdb,
-                                     read_shard_track, resample_tracks, track_id)
+from audiopipe.corpora.musdb import SOURCES, VALID_TRACKS, prepare_musdb, read_shard_track, resample_tracks, track_id
 from audiopipe.demo.musdb18hq import build
 from audiopipe.io import read_audio, read_jsonl
 

@@ -10,8 +10,15 @@ import torch
 
 from audiopipe.corpora.musdb import resample
 from audiopipe.io import read_audio
-from audiopipe.models.sfi import (SFIEncoder, default_grid, digital_response, fd_weights,
-                                  make_filters, scaled_size, td_weights)
+from audiopipe.models.sfi import (
+    SFIEncoder,
+    default_grid,
+    digital_response,
+    fd_weights,
+    make_filters,
+    scaled_size,
+    td_weights,
+)
 from audiopipe.models.sfi_convtasnet import SFIConvTasNet
 
 FREQS = torch.linspace(50.0, 3500.0, 300)

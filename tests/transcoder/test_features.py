@@ -10,8 +10,14 @@ import pytest
 import torch
 
 from audiopipe.features import mel as melmod
-from audiopipe.features.third_octave import (band_bins, band_frequencies, levels_to_band_energy,
-                                             seed_tukey_window, third_octave_levels, third_octave_matrix)
+from audiopipe.features.third_octave import (
+    band_bins,
+    band_frequencies,
+    levels_to_band_energy,
+    seed_tukey_window,
+    third_octave_levels,
+    third_octave_matrix,
+)
 from audiopipe.io import read_audio
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from audiopipe.corpora import registry as corpus_registry
 from audiopipe.pipeline import registry
-from audiopipe.pipeline.plans import Plan, Setting, SelectorError, applied_recipes, load_plans, resolve
+from audiopipe.pipeline.plans import Plan, SelectorError, Setting, applied_recipes, load_plans, resolve
 
 #: the files the generic table rule writes for each plan
 TABLE_FILES = ("table.md", "table.csv", "table.png", "table.json")

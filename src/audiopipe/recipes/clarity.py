@@ -426,9 +426,9 @@ def summarize(chunks: list[Path], scores: Path, metrics: Path, timing: Path) -> 
         Mean and total time of the metric calls per pair (s): kept out of the results, so that
         they are the same bytes on every run.
     """
-    import pandas as pd
-
     import json
+
+    import pandas as pd
 
     df = pd.concat([pd.read_csv(c) for c in chunks], ignore_index=True).sort_values(["scene", "listener"])
     with atomic_path(scores) as tmp:

@@ -271,7 +271,10 @@ def downstream(features: Path, teacher_dir: Path, levels: dict, output_dir: Path
     data = load_clip_features(features)
     emb = _embeddings(clf, _input_mel(data, input, cfg, params.get("cnn", {}), transcoder_ckpt).float())
     head = params.get("head", {})
-    fit = lambda a, y, b, ml: fit_predict_head(a, y, b, ml, c=head.get("c", 1.0), max_iter=head.get("max_iter", 500))
+
+    def fit(a, y, b, ml):
+        return fit_predict_head(a, y, b, ml, c=head.get("c", 1.0), max_iter=head.get("max_iter", 500))
+
     out = {"dataset": dataset, "input": input, "classifier": info["classifier"],
            "teacher_pretrained": int(bool(info["pretrained"])), "folds": {}, "skipped": {}}
     if dataset == "urbansound8k":

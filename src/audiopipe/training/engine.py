@@ -36,9 +36,9 @@ from __future__ import annotations
 
 import logging
 import math
-import shutil
 import os
 import random
+import shutil
 import sys
 import time
 from collections.abc import Callable, Sequence
