@@ -36,3 +36,22 @@ def test_common_smk_has_no_rule_like_text():
     file written that way would make it report mixed rules and functions."""
     for i, line in enumerate((REPO / "workflow/rules/common.smk").read_text().splitlines(), 1):
         assert not re.search("rule .+?:", line), f"common.smk:{i}: {line}"
+
+
+def test_every_gpu_rule_runs_through_gpu_run_with_its_gpu_log():
+    """The same GPU wiring in every recipe: a rule declaring `**GPU` runs its command through
+    `gpu-run` (free device slots) and writes the GPUs' usage beside its log; its benchmark file
+    lies under benchmarks/out/<rule>/ (what `audiopipe timings` groups by)."""
+    seen = []
+    for smk in sorted((REPO / "workflow/rules").glob("*.smk")):
+        for block in re.split(r"\n(?=rule \w+:)", smk.read_text()):
+            m = re.match(r"rule (\w+):", block)
+            if not m:
+                continue
+            name = m.group(1)
+            bench = re.search(r'benchmark:\s*\n\s*f?"benchmarks/out/([^/"]+)', block)
+            assert bench and bench.group(1).removesuffix(".tsv") == name, f"{smk.name}: rule {name}: benchmark path"
+            if "**GPU" in block:
+                seen.append(name)
+                assert "{GPU_RUN} --gpu-log {log}.gpu.tsv --" in block, f"{smk.name}: rule {name}"
+    assert len(seen) == 7, seen

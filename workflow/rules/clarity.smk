@@ -43,7 +43,6 @@ rule clarity_train:
         shards=lambda wc, input: paths_arg(input),
         model=lambda wc: json_arg(PIPE.setting_config("clarity", wc.plan, wc.setting)["model"]),
         train=lambda wc: json_arg(PIPE.setting_config("clarity", wc.plan, wc.setting)["train"]),
-        gpu_log="benchmarks/out/clarity/{plan}/{setting}/train.gpu.tsv",
         code=code("clarity", "train"),
     threads: 2
     resources:
@@ -53,7 +52,7 @@ rule clarity_train:
     benchmark:
         "benchmarks/out/clarity_train/{plan}/{setting}.tsv"
     shell:
-        "OMP_NUM_THREADS={threads} {GPU_RUN} --gpu-log {params.gpu_log} --"
+        "OMP_NUM_THREADS={threads} {GPU_RUN} --gpu-log {log}.gpu.tsv --"
         " {AUDIOPIPE} clarity train --shards {params.shards} --output {output}"
         " --model {params.model} --train {params.train} > {log} 2>&1"
 

@@ -127,7 +127,7 @@ rule sar_ssl_pretrain:
     benchmark:
         "benchmarks/out/sar_ssl_pretrain.tsv"
     shell:
-        "OMP_NUM_THREADS={threads} {GPU_RUN} -- {AUDIOPIPE} sar_ssl pretrain --train {params.train} --val {params.val}"
+        "OMP_NUM_THREADS={threads} {GPU_RUN} --gpu-log {log}.gpu.tsv -- {AUDIOPIPE} sar_ssl pretrain --train {params.train} --val {params.val}"
         " --output_dir $(dirname {output.model}) --config {params.config} > {log} 2>&1"
 
 
@@ -153,6 +153,6 @@ rule sar_ssl_downstream:
     benchmark:
         "benchmarks/out/sar_ssl_downstream/{plan}/{setting}.tsv"
     shell:
-        "OMP_NUM_THREADS={threads} {GPU_RUN} -- {AUDIOPIPE} sar_ssl downstream --setting '{wildcards.setting}'"
+        "OMP_NUM_THREADS={threads} {GPU_RUN} --gpu-log {log}.gpu.tsv -- {AUDIOPIPE} sar_ssl downstream --setting '{wildcards.setting}'"
         " --levels {params.levels} --kind {params.kind} {params.data} --pretrained {input.pretrained}"
         " --output {output} --config {params.config} > {log} 2>&1"

@@ -48,7 +48,7 @@ rule sfi_train:
     benchmark:
         "benchmarks/out/sfi_train/{sfi_kind}.tsv"
     shell:
-        "OMP_NUM_THREADS={threads} {GPU_RUN} -- {AUDIOPIPE} sfi train"
+        "OMP_NUM_THREADS={threads} {GPU_RUN} --gpu-log {log}.gpu.tsv -- {AUDIOPIPE} sfi train"
         " --train_shard {input.train} --valid_shard {input.valid} --output {output}"
         " --kind {wildcards.sfi_kind} --model {params.model} --training {params.training} > {log} 2>&1"
 

@@ -46,6 +46,6 @@ rule strf_setting:
     benchmark:
         "benchmarks/out/strf_setting/{plan}/{setting}.tsv"
     shell:
-        "OMP_NUM_THREADS={threads} {GPU_RUN} -- {AUDIOPIPE} strf setting --sad {input.sad} --clips {input.clips}"
+        "OMP_NUM_THREADS={threads} {GPU_RUN} --gpu-log {log}.gpu.tsv -- {AUDIOPIPE} strf setting --sad {input.sad} --clips {input.clips}"
         " --plan {wildcards.plan} --setting '{wildcards.setting}' --levels {params.levels} --params {params.p}"
         " --output_dir $(dirname {output}) > {log} 2>&1"

@@ -72,7 +72,7 @@ rule transcoder_teacher:
     benchmark:
         "benchmarks/out/transcoder_teacher/{classifier}.tsv"
     shell:
-        "OMP_NUM_THREADS={threads} {GPU_RUN} -- {AUDIOPIPE} transcoder teacher --features {input}"
+        "OMP_NUM_THREADS={threads} {GPU_RUN} --gpu-log {log}.gpu.tsv -- {AUDIOPIPE} transcoder teacher --features {input}"
         " --classifier {wildcards.classifier} --output_dir $(dirname {output.pt}) --params {params.p} > {log} 2>&1"
 
 
@@ -97,7 +97,7 @@ rule transcoder_setting:
     benchmark:
         "benchmarks/out/transcoder_setting/{plan}/{setting}.tsv"
     shell:
-        "OMP_NUM_THREADS={threads} {GPU_RUN} -- {AUDIOPIPE} transcoder setting --features {input.features}"
+        "OMP_NUM_THREADS={threads} {GPU_RUN} --gpu-log {log}.gpu.tsv -- {AUDIOPIPE} transcoder setting --features {input.features}"
         " --teacher_dir $(dirname {input.teacher}) --plan {wildcards.plan} --setting '{wildcards.setting}'"
         " --levels {params.levels} --params {params.p} --output_dir $(dirname {output}) > {log} 2>&1"
 

@@ -13,8 +13,8 @@ Under SLURM (``SLURM_JOB_ID`` set) Slurm already assigned the devices and the co
 gpu-run prints the job id and the ``CUDA_VISIBLE_DEVICES`` Slurm set to stderr (the job's log).
 
 With ``--gpu-log PATH`` the held devices are sampled with ``nvidia-smi`` while the command runs,
-and their peak memory and mean utilisation are written to PATH (a TSV beside Snakemake's
-benchmark file) when it ends; nothing is written on a machine without GPUs.
+and their peak memory and mean utilisation are written to PATH (the rules write
+``<job log>.gpu.tsv``) when it ends; nothing is written on a machine without GPUs.
 """
 
 from __future__ import annotations
