@@ -1,8 +1,8 @@
 """The main job at a tiny size through a real SLURM (issue 14, item 1).
 
 The main job's tiny params (``tests/e2e/tiny.py``) restricted to the recipes of
-``AUDIOPIPE_SLURM_RECIPES`` (comma-separated; ``all``: all five, the whole main job; default
-``clarity``) run as one DAG through the test cluster (``tests/cluster/slurm_cluster.py``) with the
+``AUDIOPIPE_SLURM_RECIPES`` (comma-separated, e.g. ``clarity``; default ``all``: all five, the
+whole main job) run as one DAG through the test cluster (``tests/cluster/slurm_cluster.py``) with the
 real Snakefile (``-s``, ``--directory``) and a profile derived from the user's SLURM profile
 (``tests/cluster/snakemake_slurm.py:make_profile``): executor slurm, the test cluster's account,
 partition chosen by the plugin from the profile's partitions.yaml (no per-rule ``slurm_partition``),
@@ -49,7 +49,7 @@ from tests.conftest import REPO
 from tests.e2e.tiny import tiny_params
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow,
-              pytest.mark.timeout(1600 * max(1, len(os.environ.get("AUDIOPIPE_SLURM_RECIPES", "x").split(","))))]
+              pytest.mark.timeout(3000)]
 
 
 # -- recipes --------------------------------------------------------------------------------------
@@ -78,6 +78,23 @@ GROUPS: dict[str, dict[str, str]] = {
         "clarity_enhance": "clarity_score", "clarity_evaluate": "clarity_score",
         "clarity_evaluate_baseline": "clarity_score", "clarity_summarize": "clarity_score",
     },
+    "sar_ssl": {
+        # demo corpora -> manifests -> simulated and measured shards -> their summary and features
+        **{f"{kind}_{c}": "sar_ssl_data" for kind in ("demo", "corpus") for c in ("wsj0", "locata", "dechorate")},
+        **{r: "sar_ssl_data" for r in ("sar_ssl_simulate", "sar_ssl_simulate_measured", "sar_ssl_locata_segments",
+                                       "sar_ssl_summarize", "sar_ssl_features")},
+    },
+    # transcoder and STRF read the same clip corpora: their demos, manifests and feature caches
+    "transcoder": {**{f"{kind}_{c}": "clips_data" for kind in ("demo", "corpus")
+                      for c in ("ami", "tau_urban", "urbansound8k", "sonyc_ust")},
+                   "transcoder_features": "clips_data", "transcoder_features_sonyc_ust": "clips_data"},
+    "strf": {**{f"{kind}_{c}": "clips_data" for kind in ("demo", "corpus") for c in ("ami", "tau_urban", "urbansound8k")},
+             "strf_features": "clips_data"},
+    "sfi": {
+        "demo_musdb18hq": "sfi_data", "corpus_musdb18hq": "sfi_data", "sfi_resample": "sfi_data",
+        # per setting: BSSEval of each chunk -> the setting's summary
+        "sfi_evaluate": "sfi_score", "sfi_summarize": "sfi_score",
+    },
 }
 #: group -> how many unconnected parts of it share one SLURM job (``--group-components``)
 GROUP_COMPONENTS: dict[str, int] = {}
@@ -85,8 +102,8 @@ GROUP_COMPONENTS: dict[str, int] = {}
 
 def slurm_recipes() -> list[str]:
     """The recipes of the DAG run through SLURM: ``AUDIOPIPE_SLURM_RECIPES`` (comma-separated, or
-    ``all`` for every recipe of params.yaml: the whole main job), else ``clarity``."""
-    value = os.environ.get("AUDIOPIPE_SLURM_RECIPES", "clarity").strip()
+    ``all``, the default: every recipe of params.yaml, the whole main job)."""
+    value = os.environ.get("AUDIOPIPE_SLURM_RECIPES", "all").strip()
     if value == "all":
         return list(yaml.safe_load((REPO / "params.yaml").read_text())["recipes"])
     return [r for r in value.split(",") if r]
