@@ -126,9 +126,13 @@ def setting(features: Path, teacher_dir: Path, plan: str, setting: str, levels: 
         The setting's factor levels: ``transcoder`` (pinv, cnn_pinv), ``classifier`` (PANN,
         YAMNet), ``target`` (mel, logits).
     params : dict
-        The recipe's configuration section (``cnn``, ``training``).
+        The recipe's configuration section (``cnn``, ``training``, ``metrics.per``: ``"file"``,
+        the default, scores each test recording as the reference's ``compute_metrics`` does: Mel
+        MSE and BCE averaged over its 1-s clips, KL and PTOPAFC on its clip-averaged outputs;
+        ``"clip"`` scores every clip on its own).
     output_dir : Path
-        Writes ``metrics.json`` (Mel MSE, logit BCE, KL, PTOPAFC on the test clips, ``n`` clips),
+        Writes ``metrics.json`` (Mel MSE, logit BCE, KL, PTOPAFC on the test set, ``n`` recordings
+        or clips),
         ``details.json`` (whether the teacher was pretrained) and, for the CNN, its checkpoints.
     """
     import torch
@@ -139,6 +143,9 @@ def setting(features: Path, teacher_dir: Path, plan: str, setting: str, levels: 
     from audiopipe.pipeline.provenance import run_fingerprint
     from audiopipe.training.transcoder import TranscoderModule, fit, loader, seed_all
 
+    per = params.get("metrics", {}).get("per", "file")
+    if per not in ("file", "clip"):
+        raise ValueError(f"transcoder.metrics.per must be 'file' or 'clip', got {per!r}")
     setting_fn = RECIPE.stages["setting"]
     s = levels
     cfg = get_config(s["classifier"])
@@ -162,10 +169,30 @@ def setting(features: Path, teacher_dir: Path, plan: str, setting: str, levels: 
         true = torch.as_tensor(test[f"mel_{cfg.name}"])
         est = module(tho)
         lt, ls = clf(true), clf(est)
+    groups = clip_files(test["id"]) if per == "file" else None
     write_json(output_dir / "metrics.json", {
-        "mel_mse": mel_mse(est, true), "logit_bce": logit_bce(ls, lt), "kl": kl_divergence(ls, lt),
-        "ptopafc": top_class_agreement(ls, lt), "n": len(test["id"])})
+        "mel_mse": mel_mse(est, true, groups), "logit_bce": logit_bce(ls, lt, groups),
+        "kl": kl_divergence(ls, lt, groups), "ptopafc": top_class_agreement(ls, lt, groups),
+        "n": len(set(groups)) if groups else len(test["id"])})
     write_json(output_dir / "details.json", {**levels, "teacher_pretrained": bool(info["pretrained"])})
+
+
+def clip_files(clip_ids) -> list[str]:
+    """The recording of each clip: clip ids are ``<recording id>_c<k>``
+    (:func:`audiopipe.features.clips.build_clip_features`).
+
+    Raises
+    ------
+    ValueError
+        For an id without the ``_c<k>`` suffix (named).
+    """
+    out = []
+    for cid in clip_ids:
+        rec, sep, k = str(cid).rpartition("_c")
+        if not sep or not rec or not k.isdigit():
+            raise ValueError(f"clip id {cid!r} is not '<recording id>_c<k>'")
+        out.append(rec)
+    return out
 
 
 DOWNSTREAM_INPUTS = ("mel", "pinv", "cnn")
