@@ -109,11 +109,16 @@ def slurm_recipes() -> list[str]:
     return [r for r in value.split(",") if r]
 
 
-def group_args(recipes: list[str]) -> list[str]:
+def group_args(recipes: list[str], cpus: int = 4, mem_mb: int = 16000) -> list[str]:
+    """Snakemake options grouping the recipes' small jobs. A group job asks for the sum of the jobs
+    that could run side by side (Snakemake >= 7.11); ``--cores``/``--resources mem_mb`` (a local
+    resource: per group job) cap it at half the node (``cpus``, ``mem_mb``), so that two group
+    jobs fit at once; the layers beyond the cap run one after the other inside the job."""
     groups = {r: g for recipe in recipes for r, g in GROUPS.get(recipe, {}).items()}
     if not groups or os.environ.get("AUDIOPIPE_SLURM_GROUPS") == "0":
         return []
-    args = ["--groups", *(f"{r}={g}" for r, g in groups.items())]
+    args = ["--groups", *(f"{r}={g}" for r, g in groups.items()),
+            "--cores", str(max(1, cpus // 2)), "--resources", f"mem_mb={mem_mb // 2}"]
     components = {g: n for g, n in GROUP_COMPONENTS.items() if g in groups.values()}
     if components:
         args += ["--group-components", *(f"{g}={n}" for g, n in components.items())]
@@ -189,7 +194,7 @@ def slurm_dag(slurm_cluster, fixtures_dir, tmp_path_factory) -> DagRuns:
     faulty = copy.deepcopy(params)
     fault = FAULTS[with_fault[0]](faulty)
     profile = make_profile(slurm_cluster, base / "profile")
-    groups = group_args(recipes)
+    groups = group_args(recipes, slurm_cluster.cpus, slurm_cluster.mem_mb)
 
     (work / "params.yaml").write_text(yaml.safe_dump(faulty))
     # (time limits: clarity's run A takes 2-5 min on 2 cores; a hang must not eat CI's 30 minutes)
