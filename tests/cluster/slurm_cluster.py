@@ -99,6 +99,17 @@ def install(log=print) -> float:
     return time.monotonic() - t0
 
 
+def _process_running(name: str) -> bool:
+    """Whether a process whose command name is ``name`` runs on this machine (read from /proc)."""
+    for comm in Path("/proc").glob("[0-9]*/comm"):
+        try:
+            if comm.read_text().strip() == name:
+                return True
+        except OSError:  # the process ended while we looked
+            continue
+    return False
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -222,10 +233,13 @@ class SlurmCluster:
         # it at /run/slurm/conf, where SLURM commands inside jobs find it. (The plugin's jobstep
         # executor removes SLURM_CONF from the environment of the srun it starts in each job.)
         run_conf = Path("/run/slurm/conf")
-        if run_conf.is_symlink() and not run_conf.exists():
-            run_conf.unlink()  # left by a slurmd that was killed: its target is gone
+        if run_conf.is_symlink() and not _process_running("slurmd"):
+            # left by a slurmd that was killed (its run interrupted): no slurmd serves it any more
+            self.log(f"slurm_cluster: removing the stale {run_conf} -> {os.readlink(run_conf)} (no slurmd runs)")
+            run_conf.unlink()
         if run_conf.exists() or run_conf.is_symlink():
-            raise ClusterUnavailable(f"{run_conf} exists: another configless slurmd runs on this machine")
+            raise ClusterUnavailable(f"{run_conf} exists and a slurmd runs: another configless slurmd serves this "
+                                     "machine; stop it first")
         self._made_dirs.extend(d for d in (run_conf.parent,) if not d.exists())
         env = {k: v for k, v in self.env.items() if k != "SLURM_CONF"}
         self._start("slurmd", ["slurmd", "-D", "--conf-server", f"127.0.0.1:{self.ports['ctld']}"], env=env)

@@ -96,3 +96,11 @@ def test_without_apt_missing_packages_say_why(monkeypatch):
     monkeypatch.setattr(slurm_cluster.shutil, "which", lambda name, path=None: None)
     reason = slurm_cluster.unavailable_reason()
     assert "apt-get is not available" in reason and "slurmctld" in reason
+
+
+def test_a_stale_configless_link_is_told_from_a_running_slurmd():
+    """start() removes a /run/slurm/conf left by a killed slurmd only when no slurmd runs: it
+    looks processes up by command name in /proc."""
+    own = Path("/proc/self/comm").read_text().strip()
+    assert slurm_cluster._process_running(own)
+    assert not slurm_cluster._process_running("no-such-daemon-xyz")

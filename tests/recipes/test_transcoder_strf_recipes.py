@@ -13,6 +13,7 @@ import yaml
 
 from audiopipe import demo as D
 from audiopipe.corpora import registry as corpora
+from audiopipe.features.clips import load_clip_features
 from audiopipe.io import read_jsonl
 from audiopipe.recipes import strf, transcoder
 
@@ -74,12 +75,16 @@ def test_transcoder_recipe_tiny(demo, tmp_path):
     teacher = {**p["classifiers"]["PANN"], "epochs": 1}
     transcoder.teacher(feats, "PANN", tmp_path / "teacher", teacher)
     assert json.loads((tmp_path / "teacher/teacher.json").read_text())["pretrained"] is False
+    test_ids = load_clip_features(feats, "test")["id"]
+    n_files = len(set(transcoder.clip_files(test_ids)))
+    assert (len(test_ids), n_files) == (13, 5)
     res = tmp_path / "results"
     plan = __import__("audiopipe.pipeline.plans", fromlist=["load_plans"]).load_plans(p)["t"]
     for sid in ("default", "transcoder=pinv"):
         transcoder.setting(feats, tmp_path / "teacher", "t", sid, plan.setting(sid).values, p, res / "t" / sid)
         met = json.loads((res / "t" / sid / "metrics.json").read_text())
-        assert met["n"] == 13 and set(met) == {"mel_mse", "logit_bce", "kl", "ptopafc", "n"}
+        # metrics.per: file (the default): one score per test recording, 13 clips of 5 recordings
+        assert met["n"] == n_files and set(met) == {"mel_mse", "logit_bce", "kl", "ptopafc", "n"}
         assert all(math.isfinite(met[k]) for k in ("mel_mse", "logit_bce", "kl", "ptopafc"))
         assert json.loads((res / "t" / sid / "details.json").read_text())["teacher_pretrained"] is False
     assert (res / "t/default/checkpoints/last.ckpt").is_file()

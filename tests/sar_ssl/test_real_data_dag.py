@@ -75,7 +75,7 @@ def test_real_data_and_rooms_plans_run_and_resume(fixtures_dir, signal_shards, t
     targets = [f"results/sar_ssl/{plan}/table.md" for plan in ("locata_demo", "ace_tiny", "tiny")]
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
     cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--cores", "2",
-           "--resources", "gpu=1"]
+           "--resources=gpu=1"]  # one value: `--resources gpu=1 <targets>` would read the targets as resources
     r = subprocess.run(cmd + targets, cwd=work, env=env, capture_output=True, text=True)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
 
