@@ -50,7 +50,11 @@ def _start(scenario: str, inputs: dict, out: Path, log: Path, pause: str | None 
 
 def run_to_end(scenario: str, inputs: dict, out: Path, log: Path) -> dict:
     """Run the driver to completion; return its outcome (weights, result, resumed)."""
-    p = _start(scenario, inputs, out, log)
+    return _finish(_start(scenario, inputs, out, log), scenario, out, log)
+
+
+def _finish(p: subprocess.Popen, scenario: str, out: Path, log: Path) -> dict:
+    """Wait for a driver started by :func:`_start` to end; return its outcome."""
     try:
         rc = p.wait(timeout=TIMEOUT_S)
     finally:
@@ -124,11 +128,17 @@ def test_recipe_killed_resumes_exactly(scenario, pause, ckpt_epoch, request, tmp
     (0-based): the rerun resumes from it, logs the epochs it trains, and ends with the weights
     and metrics of the uninterrupted run."""
     inputs = request.getfixturevalue(RECIPES[scenario])
-    want = run_to_end(scenario, inputs, tmp_path / "clean", tmp_path / "clean.log")
-    assert want["resumed"] == 0
-
+    # the uninterrupted run goes on beside the one that is killed (one torch thread each)
+    clean = _start(scenario, inputs, tmp_path / "clean", tmp_path / "clean.log")
     out = tmp_path / "killed"
-    run_and_kill(scenario, inputs, out, tmp_path / "killed.log", pause)
+    try:
+        run_and_kill(scenario, inputs, out, tmp_path / "killed.log", pause)
+    except BaseException:
+        clean.kill()
+        clean.wait()
+        raise
+    want = _finish(clean, scenario, tmp_path / "clean", tmp_path / "clean.log")
+    assert want["resumed"] == 0
     ckpt = out / CHECKPOINT_DIR[scenario] / "last.ckpt"
     assert _ckpt_epoch(ckpt) == ckpt_epoch
     assert f"epoch {ckpt_epoch + 1}/" in (tmp_path / "killed.log").read_text()
