@@ -13,7 +13,7 @@ import yaml
 
 from audiopipe import demo as D
 from audiopipe.corpora import registry as corpora
-from audiopipe.features.clips import load_clip_features
+from audiopipe.features.clips import clip_recordings, load_clip_features
 from audiopipe.io import read_jsonl
 from audiopipe.recipes import strf, transcoder
 
@@ -76,7 +76,7 @@ def test_transcoder_recipe_tiny(demo, tmp_path):
     transcoder.teacher(feats, "PANN", tmp_path / "teacher", teacher)
     assert json.loads((tmp_path / "teacher/teacher.json").read_text())["pretrained"] is False
     test_ids = load_clip_features(feats, "test")["id"]
-    n_files = len(set(transcoder.clip_files(test_ids)))
+    n_files = len(set(clip_recordings(test_ids)))
     assert (len(test_ids), n_files) == (13, 5)
     res = tmp_path / "results"
     plan = __import__("audiopipe.pipeline.plans", fromlist=["load_plans"]).load_plans(p)["t"]

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from audiopipe.features.clips import build_clip_features
+from audiopipe.features.clips import build_clip_features, clip_id, clip_recordings
 from audiopipe.io import write_jsonl
 from audiopipe.recipes import transcoder as rec
 from tests.transcoder.test_downstream import CLIP, _teacher
@@ -54,7 +54,8 @@ def test_unknown_per_is_rejected_before_any_work(tmp_path):
                     tmp_path / "out")
 
 
-def test_clip_files_names_a_malformed_id():
-    assert rec.clip_files(["a_b_c0", "a_b_c12", "x_c3"]) == ["a_b", "a_b", "x"]
+def test_clip_recordings_inverts_clip_id_and_names_a_malformed_id():
+    assert clip_recordings(["a_b_c0", "a_b_c12", "x_c3"]) == ["a_b", "a_b", "x"]
+    assert clip_recordings([clip_id("street_c2", 7)]) == ["street_c2"]
     with pytest.raises(ValueError, match="'a_b'"):
-        rec.clip_files(["a_b"])
+        clip_recordings(["a_b"])

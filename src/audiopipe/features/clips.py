@@ -139,7 +139,7 @@ def build_clip_features(manifests: list[Path], output: Path, classes: list[str],
             for k in range(n_clips):
                 seg32 = x32[int(k * clip_s * 32000):int((k + 1) * clip_s * 32000)]
                 seg16 = x16[int(k * clip_s * 16000):int((k + 1) * clip_s * 16000)]
-                rows["id"].append(f"{rec['id']}_c{k}")
+                rows["id"].append(clip_id(rec["id"], k))
                 rows["split"].append(split_map.get(rec.get("split", "train"), rec.get("split", "train")))
                 rows["labels"].append(_clip_labels(rec, k * clip_s, (k + 1) * clip_s, classes))
                 rows["third_octave"].append(third_octave_levels(seg32).numpy().astype(np.float32))
@@ -159,6 +159,28 @@ def build_clip_features(manifests: list[Path], output: Path, classes: list[str],
         h5.attrs["normalize"] = json.dumps(normalize)
         h5.attrs["manifests"] = json.dumps([str(m) for m in manifests])
     return len(rows["id"])
+
+
+def clip_id(recording_id: str, k: int) -> str:
+    """The id of clip ``k`` (0-based) of a recording: ``<recording id>_c<k>``."""
+    return f"{recording_id}_c{k}"
+
+
+def clip_recordings(clip_ids) -> list[str]:
+    """The recording of each clip, the inverse of :func:`clip_id`.
+
+    Raises
+    ------
+    ValueError
+        For an id without the ``_c<k>`` suffix (named).
+    """
+    out = []
+    for cid in clip_ids:
+        rec, sep, k = str(cid).rpartition("_c")
+        if not sep or not rec or not k.isdigit():
+            raise ValueError(f"clip id {cid!r} is not '<recording id>_c<k>'")
+        out.append(rec)
+    return out
 
 
 def load_clip_features(path: Path, split: str | None = None) -> dict:

@@ -137,7 +137,7 @@ def setting(features: Path, teacher_dir: Path, plan: str, setting: str, levels: 
     """
     import torch
 
-    from audiopipe.features.clips import load_clip_features
+    from audiopipe.features.clips import clip_recordings, load_clip_features
     from audiopipe.features.mel import get_config
     from audiopipe.metrics.classification import kl_divergence, logit_bce, mel_mse, top_class_agreement
     from audiopipe.pipeline.provenance import run_fingerprint
@@ -169,30 +169,12 @@ def setting(features: Path, teacher_dir: Path, plan: str, setting: str, levels: 
         true = torch.as_tensor(test[f"mel_{cfg.name}"])
         est = module(tho)
         lt, ls = clf(true), clf(est)
-    groups = clip_files(test["id"]) if per == "file" else None
+    groups = clip_recordings(test["id"]) if per == "file" else None
     write_json(output_dir / "metrics.json", {
         "mel_mse": mel_mse(est, true, groups), "logit_bce": logit_bce(ls, lt, groups),
         "kl": kl_divergence(ls, lt, groups), "ptopafc": top_class_agreement(ls, lt, groups),
         "n": len(set(groups)) if groups else len(test["id"])})
     write_json(output_dir / "details.json", {**levels, "teacher_pretrained": bool(info["pretrained"])})
-
-
-def clip_files(clip_ids) -> list[str]:
-    """The recording of each clip: clip ids are ``<recording id>_c<k>``
-    (:func:`audiopipe.features.clips.build_clip_features`).
-
-    Raises
-    ------
-    ValueError
-        For an id without the ``_c<k>`` suffix (named).
-    """
-    out = []
-    for cid in clip_ids:
-        rec, sep, k = str(cid).rpartition("_c")
-        if not sep or not rec or not k.isdigit():
-            raise ValueError(f"clip id {cid!r} is not '<recording id>_c<k>'")
-        out.append(rec)
-    return out
 
 
 DOWNSTREAM_INPUTS = ("mel", "pinv", "cnn")
@@ -231,8 +213,10 @@ def _embeddings(clf, mel, batch: int = 32) -> np.ndarray:
 
 def _by_recording(ids: list[str], emb: np.ndarray, manifest: Path) -> tuple[list[dict], np.ndarray]:
     """Mean clip embedding per manifest recording (clip ids are ``<recording id>_c<k>``)."""
+    from audiopipe.features.clips import clip_recordings
+
     recs = {r["id"]: r for r in read_jsonl(manifest)}
-    rec_of = np.array([i.rsplit("_c", 1)[0] for i in ids])
+    rec_of = np.array(clip_recordings(ids))
     keep = [r for r in recs if (rec_of == r).any()]
     if not keep:
         raise ValueError(f"no clip of the feature shard belongs to a recording of {manifest}")
