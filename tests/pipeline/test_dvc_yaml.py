@@ -34,3 +34,20 @@ def test_every_recipe_has_a_stage_with_its_code_params_and_tables():
     assert "src/audiopipe/metrics/bss.py" in stages["sfi"]["deps"]
     assert "corpora.musdb18hq" in stages["sfi"]["params"] and "corpora.clarity" in stages["clarity"]["params"]
     assert {"corpora.wsj0", "corpora.dechorate", "corpora.ace", "corpora.locata"} <= set(stages["sar_ssl"]["params"])
+
+
+def test_dvc_yaml_is_the_same_with_and_without_fixtures(tmp_path, monkeypatch):
+    """A user's machine has no fixtures and no measured corpora: dvc.yaml must not list a table
+    that only a plan of measured data writes (SAR-SSL's locata_demo), or `dvc repro` fails there on
+    the missing output. Generated here with the fixtures, in a folder without them (no
+    data/raw either), and with the fixtures' path gone: one text."""
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    with_fixtures = dvc_yaml_text(params)
+    monkeypatch.chdir(tmp_path)  # no data/raw/<corpus> here
+    assert dvc_yaml_text({**params, "fixtures": ""}) == with_fixtures
+    assert dvc_yaml_text({**params, "fixtures": str(tmp_path / "nowhere")}) == with_fixtures
+    stages = yaml.safe_load(with_fixtures)["stages"]
+    outs = [next(iter(o)) for o in stages["sar_ssl"]["outs"]]
+    assert "results/sar_ssl/demo/table.md" in outs
+    assert not any("locata_demo" in o for o in outs)
+    assert "corpora.locata" in stages["sar_ssl"]["params"]  # its params still make the stage rerun
